@@ -1,0 +1,270 @@
+import type { Dispatcher } from 'undici';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import { SGPConfigError } from './errors.js';
+import type { RetryPolicy } from './retry.js';
+
+export const DEFAULT_BASE_URL = 'https://api.egp.scale.com';
+/** The server rejects a request with more items than this (422). */
+export const SERVER_MAX_ITEMS_PER_REQUEST = 1000;
+
+export type Environment = Record<string, string | undefined>;
+
+/** Options of {@link SGPSpanExporter}. Each falls back to its environment variable, then its default. */
+export interface SGPExporterOptions {
+  /** SGP API key, sent as `x-api-key`. Env `SGP_API_KEY`. */
+  apiKey?: string;
+  /** SGP account id, sent as `x-selected-account-id`. Env `SGP_ACCOUNT_ID`. */
+  accountId?: string;
+  /** Base URL of the SGP API; a path prefix is kept. Env `SGP_CLIENT_BASE_URL`. */
+  baseUrl?: string;
+  /** Turn tracing off. Env `DISABLE_SCALE_TRACING` (any non-empty value). */
+  disabled?: boolean;
+  /** Deadline of one HTTP request, in ms. Default 10000. */
+  timeoutMillis?: number;
+  /** Attempts per batch, the first included. Default 4. */
+  maxAttempts?: number;
+  /** Wait before the second attempt, doubling after each failure. Default 400. */
+  initialBackoffMillis?: number;
+  /** Upper bound of one backoff wait. Default 20000. */
+  maxBackoffMillis?: number;
+  /** Deadline of one whole export, retries included. Env `SGP_BSP_EXPORT_TIMEOUT`. Default 30000. */
+  exportTimeoutMillis?: number;
+  /** Extra request headers (cannot replace the authentication headers). */
+  headers?: Record<string, string>;
+  /** The undici dispatcher to send through (a proxy agent, a test's mock agent). Default: a keep-alive `Agent`. */
+  dispatcher?: Dispatcher;
+  /** Source of time, sleep and jitter; for tests. */
+  clock?: Clock;
+  /** Where environment variables are read from. Default `process.env`. */
+  env?: Environment;
+}
+
+/** Options of {@link SGPSpanProcessor}: the exporter's, plus the queue's. */
+export interface SGPSpanProcessorOptions extends SGPExporterOptions {
+  /** Export through this exporter instead of building an `SGPSpanExporter` from these options. */
+  exporter?: SpanExporter;
+  /** Spans held while waiting for export; beyond it new spans are dropped. Env `SGP_BSP_MAX_QUEUE_SIZE`. Default 4000. */
+  maxQueueSize?: number;
+  /** Spans per request. Env `SGP_BSP_MAX_EXPORT_BATCH_SIZE`. Default 50 (at most 1000). */
+  maxExportBatchSize?: number;
+  /** Longest time a span waits in the queue before a partial batch is sent. Env `SGP_BSP_SCHEDULE_DELAY`. Default 4000. */
+  scheduledDelayMillis?: number;
+}
+
+export interface ExporterConfig {
+  apiKey: string | undefined;
+  accountId: string | undefined;
+  /** Why the exporter sends nothing, or undefined when it is enabled. */
+  disabledReason: DisabledReason | undefined;
+  /** Names of the missing credential variables (for the warning). */
+  missingCredentials: string[];
+  endpoint: URL;
+  timeoutMillis: number;
+  exportTimeoutMillis: number;
+  retry: RetryPolicy;
+  headers: Record<string, string>;
+  dispatcher: Dispatcher | undefined;
+  clock: Clock;
+}
+
+export interface ProcessorConfig {
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  scheduledDelayMillis: number;
+  exportTimeoutMillis: number;
+}
+
+export type DisabledReason = 'missing_credentials' | 'disabled_by_option' | 'DISABLE_SCALE_TRACING';
+
+interface WholeNumberSetting {
+  option: string;
+  envVar?: string;
+  min: number;
+  max?: number;
+  fallback: number;
+}
+
+/** An environment variable's value, with `""` meaning unset (agentex templates pass empty strings). */
+function readEnv(env: Environment, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function describeRange(setting: WholeNumberSetting): string {
+  return setting.max === undefined
+    ? `a whole number >= ${setting.min}`
+    : `a whole number from ${setting.min} to ${setting.max}`;
+}
+
+function wholeNumber(value: unknown, env: Environment, setting: WholeNumberSetting): number {
+  const inRange = (n: number) => Number.isSafeInteger(n) && n >= setting.min && (setting.max === undefined || n <= setting.max);
+  if (value !== undefined) {
+    if (typeof value === 'number' && inRange(value)) return value;
+    throw new SGPConfigError(
+      `Invalid option ${setting.option}: expected ${describeRange(setting)}, got ${JSON.stringify(value) ?? String(value)}`,
+    );
+  }
+  const raw = setting.envVar === undefined ? undefined : readEnv(env, setting.envVar);
+  if (raw === undefined) return setting.fallback;
+  const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (inRange(parsed)) return parsed;
+  throw new SGPConfigError(
+    `Invalid environment variable ${setting.envVar}: expected ${describeRange(setting)}, got ${JSON.stringify(raw)}`,
+  );
+}
+
+function optionalString(value: unknown, option: string, secret = false): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    const shown = secret ? `a ${typeof value}` : JSON.stringify(value) ?? String(value);
+    throw new SGPConfigError(`Invalid option ${option}: expected a string, got ${shown}`);
+  }
+  return value.trim() === '' ? undefined : value.trim();
+}
+
+/** Shows a URL without any user:password part, so an error message never leaks one. */
+function redactUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return raw.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
+/** `{baseUrl}/v5/spans/batch`, keeping any path prefix of the base URL. */
+export function spansEndpoint(baseUrl: string, source: string): URL {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new SGPConfigError(`Invalid ${source}: expected an http(s) URL, got ${JSON.stringify(redactUrl(baseUrl))}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SGPConfigError(
+      `Invalid ${source}: expected an http(s) URL, got ${JSON.stringify(redactUrl(baseUrl))}`,
+    );
+  }
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v5/spans/batch`;
+  url.search = '';
+  url.hash = '';
+  return url;
+}
+
+function checkObject(value: unknown, option: string): void {
+  if (value !== undefined && (value === null || typeof value !== 'object')) {
+    throw new SGPConfigError(`Invalid option ${option}: expected an object, got ${JSON.stringify(value)}`);
+  }
+}
+
+export function resolveExporterConfig(options: SGPExporterOptions = {}): ExporterConfig {
+  checkObject(options, 'options');
+  const env = options.env ?? process.env;
+  const apiKey = optionalString(options.apiKey, 'apiKey', true) ?? readEnv(env, 'SGP_API_KEY');
+  const accountId = optionalString(options.accountId, 'accountId') ?? readEnv(env, 'SGP_ACCOUNT_ID');
+  const baseUrlOption = optionalString(options.baseUrl, 'baseUrl');
+  const endpoint =
+    baseUrlOption !== undefined
+      ? spansEndpoint(baseUrlOption, 'option baseUrl')
+      : readEnv(env, 'SGP_CLIENT_BASE_URL') !== undefined
+        ? spansEndpoint(readEnv(env, 'SGP_CLIENT_BASE_URL')!, 'environment variable SGP_CLIENT_BASE_URL')
+        : spansEndpoint(DEFAULT_BASE_URL, 'default base URL');
+
+  if (options.disabled !== undefined && typeof options.disabled !== 'boolean') {
+    throw new SGPConfigError(`Invalid option disabled: expected true or false, got ${JSON.stringify(options.disabled)}`);
+  }
+  checkObject(options.headers, 'headers');
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (typeof value !== 'string') {
+      throw new SGPConfigError(`Invalid option headers: header ${JSON.stringify(name)} must be a string`);
+    }
+  }
+
+  const missingCredentials = [
+    ...(apiKey === undefined ? ['SGP_API_KEY'] : []),
+    ...(accountId === undefined ? ['SGP_ACCOUNT_ID'] : []),
+  ];
+  const disabledReason: DisabledReason | undefined =
+    options.disabled === true
+      ? 'disabled_by_option'
+      : options.disabled === undefined && readEnv(env, 'DISABLE_SCALE_TRACING') !== undefined
+        ? 'DISABLE_SCALE_TRACING'
+        : missingCredentials.length > 0
+          ? 'missing_credentials'
+          : undefined;
+
+  const initialBackoffMillis = wholeNumber(options.initialBackoffMillis, env, {
+    option: 'initialBackoffMillis',
+    min: 0,
+    fallback: 400,
+  });
+  return {
+    apiKey,
+    accountId,
+    disabledReason,
+    missingCredentials,
+    endpoint,
+    timeoutMillis: wholeNumber(options.timeoutMillis, env, { option: 'timeoutMillis', min: 1, fallback: 10_000 }),
+    exportTimeoutMillis: exportTimeout(options, env),
+    retry: {
+      maxAttempts: wholeNumber(options.maxAttempts, env, { option: 'maxAttempts', min: 1, max: 100, fallback: 4 }),
+      initialBackoffMillis,
+      maxBackoffMillis: wholeNumber(options.maxBackoffMillis, env, {
+        option: 'maxBackoffMillis',
+        min: initialBackoffMillis,
+        fallback: Math.max(20_000, initialBackoffMillis),
+      }),
+      jitterRatio: 0.2,
+    },
+    headers: { ...options.headers },
+    dispatcher: options.dispatcher,
+    clock: options.clock ?? systemClock,
+  };
+}
+
+function exportTimeout(options: SGPExporterOptions, env: Environment): number {
+  return wholeNumber(options.exportTimeoutMillis, env, {
+    option: 'exportTimeoutMillis',
+    envVar: 'SGP_BSP_EXPORT_TIMEOUT',
+    min: 1,
+    fallback: 30_000,
+  });
+}
+
+export function resolveProcessorConfig(options: SGPSpanProcessorOptions = {}): ProcessorConfig {
+  checkObject(options, 'options');
+  const env = options.env ?? process.env;
+  const maxQueueSize = wholeNumber(options.maxQueueSize, env, {
+    option: 'maxQueueSize',
+    envVar: 'SGP_BSP_MAX_QUEUE_SIZE',
+    min: 1,
+    fallback: 4000,
+  });
+  const maxExportBatchSize = wholeNumber(options.maxExportBatchSize, env, {
+    option: 'maxExportBatchSize',
+    envVar: 'SGP_BSP_MAX_EXPORT_BATCH_SIZE',
+    min: 1,
+    max: SERVER_MAX_ITEMS_PER_REQUEST,
+    fallback: Math.min(50, maxQueueSize),
+  });
+  if (maxExportBatchSize > maxQueueSize) {
+    throw new SGPConfigError(
+      `Invalid maxExportBatchSize (SGP_BSP_MAX_EXPORT_BATCH_SIZE): ${maxExportBatchSize} is larger than maxQueueSize (${maxQueueSize})`,
+    );
+  }
+  return {
+    maxQueueSize,
+    maxExportBatchSize,
+    scheduledDelayMillis: wholeNumber(options.scheduledDelayMillis, env, {
+      option: 'scheduledDelayMillis',
+      envVar: 'SGP_BSP_SCHEDULE_DELAY',
+      min: 0,
+      fallback: 4000,
+    }),
+    exportTimeoutMillis: exportTimeout(options, env),
+  };
+}

@@ -1,0 +1,14 @@
+export { SGPSpanProcessor } from './processor.js';
+export type { SGPStats, SGPDropCounts } from './processor.js';
+export { SGPSpanExporter } from './exporter.js';
+export type { ExportReport, ExportDrops } from './exporter.js';
+export { toSGPSpanItem, hrTimeToIso, SGP_ATTRIBUTES } from './mapping.js';
+export { SGP_SPAN_TYPES, isSGPSpanType } from './item.js';
+export type { SGPSpanItem, SGPSpanType, SGPSpanStatus, JsonObject, JsonValue, JsonPrimitive } from './item.js';
+export { SGPConfigError, SGPExportError, SGPFlushError } from './errors.js';
+export type { SGPExportErrorKind } from './errors.js';
+export { DEFAULT_BASE_URL } from './config.js';
+export type { SGPExporterOptions, SGPSpanProcessorOptions, DisabledReason, Environment } from './config.js';
+export type { Clock } from './clock.js';
+export { DEFAULT_RETRY_POLICY, decideRetry, parseRetryAfter, backoffMillis, isRetryable } from './retry.js';
+export type { RetryPolicy, RetryDecision, AttemptFailure } from './retry.js';

@@ -1,0 +1,143 @@
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { HrTime, Link, SpanContext } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
+import { isSGPSpanType } from './item.js';
+import { attributesToJson, attributeToJson, setOwn, toJsonObjectField } from './json.js';
+
+/** Span attributes that steer the mapping instead of landing in `metadata`. */
+export const SGP_ATTRIBUTES = {
+  input: 'sgp.input',
+  output: 'sgp.output',
+  spanType: 'sgp.span_type',
+  groupId: 'sgp.group_id',
+} as const;
+
+/**
+ * The fields a span from either SDK line carries: 2.x names (`parentSpanContext`,
+ * `instrumentationScope`) and the 1.x ones (`parentSpanId`, `instrumentationLibrary`).
+ */
+type AnySdkSpan = ReadableSpan & {
+  parentSpanId?: string;
+  instrumentationLibrary?: { name: string; version?: string; schemaUrl?: string };
+  parentSpanContext?: SpanContext;
+};
+
+const SPAN_KIND_NAMES: Record<number, string> = {
+  [SpanKind.INTERNAL]: 'INTERNAL',
+  [SpanKind.SERVER]: 'SERVER',
+  [SpanKind.CLIENT]: 'CLIENT',
+  [SpanKind.PRODUCER]: 'PRODUCER',
+  [SpanKind.CONSUMER]: 'CONSUMER',
+};
+
+/**
+ * Maps a finished OpenTelemetry span to an SGP span item. Pure: same span in, same item out.
+ * Throws only on a span too malformed to identify (no span context); callers drop such spans alone.
+ */
+export function toSGPSpanItem(span: ReadableSpan): SGPSpanItem {
+  const source = span as AnySdkSpan;
+  const context = source.spanContext();
+  const attributes = (source.attributes ?? {}) as Record<string, unknown>;
+  const spanType = attributes[SGP_ATTRIBUTES.spanType];
+  const validType = isSGPSpanType(spanType);
+  const consumed = (key: string) =>
+    key === SGP_ATTRIBUTES.input ||
+    key === SGP_ATTRIBUTES.output ||
+    key === SGP_ATTRIBUTES.groupId ||
+    (key === SGP_ATTRIBUTES.spanType && validType);
+
+  const metadata = attributesToJson(attributes, consumed);
+  const isError = source.status?.code === SpanStatusCode.ERROR;
+  if (isError) Object.assign(metadata, errorMetadata(source));
+  setOwn(metadata, 'otel', otelMetadata(source));
+
+  const start = source.startTime;
+  const item: SGPSpanItem = {
+    name: String(source.name),
+    id: context.spanId,
+    trace_id: context.traceId,
+    start_timestamp: hrTimeToIso(start),
+    input: toJsonObjectField(attributes[SGP_ATTRIBUTES.input]),
+    output: toJsonObjectField(attributes[SGP_ATTRIBUTES.output]),
+    metadata,
+    status: isError ? 'ERROR' : 'SUCCESS',
+    type: validType ? spanType : 'STANDALONE',
+  };
+  const parentId = source.parentSpanContext?.spanId ?? source.parentSpanId;
+  if (parentId) item.parent_id = parentId;
+  const groupId = attributes[SGP_ATTRIBUTES.groupId];
+  if (typeof groupId === 'string' && groupId !== '') item.group_id = groupId;
+  if (source.ended !== false) item.end_timestamp = hrTimeToIso(laterOf(start, source.endTime));
+  return item;
+}
+
+/** `metadata.error`, `error_type`, `error_message`, as the official SDK records a failure. */
+function errorMetadata(span: AnySdkSpan): JsonObject {
+  const exception = span.events?.find((event) => event.name === 'exception')?.attributes ?? {};
+  const out: JsonObject = { error: true };
+  const type = exception['exception.type'];
+  if (typeof type === 'string' && type !== '') out.error_type = type;
+  const message = span.status.message || exception['exception.message'];
+  if (typeof message === 'string' && message !== '') out.error_message = message;
+  return out;
+}
+
+/** What OpenTelemetry knows beyond the attributes: kind, scope, resource, events, links. */
+function otelMetadata(span: AnySdkSpan): JsonObject {
+  const scope = span.instrumentationScope ?? span.instrumentationLibrary;
+  const otel: JsonObject = {
+    kind: SPAN_KIND_NAMES[span.kind] ?? String(span.kind),
+    scope: compact({ name: scope?.name, version: scope?.version, schema_url: scope?.schemaUrl }),
+    resource: attributesToJson(span.resource?.attributes as Record<string, unknown> | undefined),
+  };
+  if (span.status?.code === SpanStatusCode.OK) otel.status_code = 'OK';
+  if (span.status?.message && span.status.code !== SpanStatusCode.ERROR) otel.status_message = span.status.message;
+  if (span.events?.length) {
+    otel.events = span.events.map((event) =>
+      compact({
+        name: event.name,
+        timestamp: hrTimeToIso(event.time),
+        attributes: event.attributes ? attributesToJson(event.attributes as Record<string, unknown>) : undefined,
+      }),
+    );
+  }
+  if (span.links?.length) otel.links = span.links.map(linkToJson);
+  const dropped = compact({
+    attributes: span.droppedAttributesCount || undefined,
+    events: span.droppedEventsCount || undefined,
+    links: span.droppedLinksCount || undefined,
+  });
+  if (Object.keys(dropped).length > 0) otel.dropped = dropped;
+  return otel;
+}
+
+function linkToJson(link: Link): JsonObject {
+  return compact({
+    trace_id: link.context.traceId,
+    span_id: link.context.spanId,
+    attributes: link.attributes ? attributesToJson(link.attributes as Record<string, unknown>) : undefined,
+  });
+}
+
+function compact(fields: Record<string, unknown>): JsonObject {
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(fields)) {
+    const json: JsonValue | undefined = value !== null && typeof value === 'object' ? (value as JsonObject) : attributeToJson(value);
+    if (json !== undefined) out[key] = json;
+  }
+  return out;
+}
+
+function laterOf(start: HrTime, end: HrTime): HrTime {
+  return end[0] > start[0] || (end[0] === start[0] && end[1] >= start[1]) ? end : start;
+}
+
+/** ISO 8601 UTC with microseconds, e.g. `2026-11-29T03:23:15.123456Z`. */
+export function hrTimeToIso(time: HrTime): string {
+  const nanos = Math.trunc(time[1]);
+  const seconds = Math.trunc(time[0]) + Math.floor(nanos / 1e9);
+  const micros = Math.floor((((nanos % 1e9) + 1e9) % 1e9) / 1000);
+  const iso = new Date(seconds * 1000).toISOString();
+  return `${iso.slice(0, 19)}.${String(micros).padStart(6, '0')}Z`;
+}

@@ -1,0 +1,5 @@
+export { startSGPTestServer } from './server.js';
+export type { SGPTestServer, SGPTestServerOptions, RecordedRequest, FailOptions } from './server.js';
+export { formatTraceTree } from './tree.js';
+export { validateBatch, validateItem, isoToMicros, MAX_ITEMS } from './validate.js';
+export type { Rejection } from './validate.js';

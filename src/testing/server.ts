@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SGPSpanItem } from '../item.js';
+import { validateBatch } from './validate.js';
+
+export interface SGPTestServerOptions {
+  /** The only `x-api-key` accepted (401 otherwise). Default: any non-empty key. */
+  apiKey?: string;
+  /** The only `x-selected-account-id` accepted (403 otherwise). Default: any non-empty id. */
+  accountId?: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** Bodies larger than this get a 413. Default 16 MiB. */
+  maxBodyBytes?: number;
+}
+
+/** One request as the server saw it. The API key itself is never kept. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  status: number | 'dropped';
+  /** Headers as received, with `x-api-key` replaced by `[redacted]`. */
+  headers: Record<string, string>;
+  bytes: number;
+  /** Ids of the items in the body, when it parsed. */
+  ids: string[];
+  /** When the request arrived, ms since the epoch. */
+  receivedAt: number;
+}
+
+export interface FailOptions {
+  /** Sent as `Retry-After` (seconds or an HTTP date). */
+  retryAfter?: string;
+  /** Sent as `retry-after-ms`. */
+  retryAfterMs?: string;
+  /** Response body; default `{"detail": "injected failure"}`. */
+  body?: string;
+}
+
+export interface SGPTestServer {
+  /** Base URL to give the exporter, e.g. `http://127.0.0.1:40123`. */
+  readonly url: string;
+  /** Accepted spans, one per (trace_id, id), in the order first received; the latest record of each. */
+  readonly items: SGPSpanItem[];
+  readonly requests: RecordedRequest[];
+  /** The next `count` requests fail with `status`, whatever they carry. */
+  failNext(count: number, status: number, options?: FailOptions): void;
+  /** The next `count` requests have their connection destroyed without an answer. */
+  dropNextConnections(count: number): void;
+  /** Every later answer waits this long first (0 to stop). */
+  setResponseDelay(ms: number): void;
+  /** Resolves once at least `count` distinct spans are stored; rejects after `timeoutMillis` (default 5000). */
+  waitForItems(count: number, timeoutMillis?: number): Promise<SGPSpanItem[]>;
+  /** Forgets stored spans, recorded requests and pending faults. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+type Fault = { kind: 'status'; status: number; options: FailOptions } | { kind: 'drop' };
+
+/** Starts a local server that speaks SGP's `PUT /v5/spans/batch` with the server's validation rules. */
+export async function startSGPTestServer(options: SGPTestServerOptions = {}): Promise<SGPTestServer> {
+  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const stored = new Map<string, SGPSpanItem>();
+  const traceOfSpan = new Map<string, string>();
+  const requests: RecordedRequest[] = [];
+  const faults: Fault[] = [];
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  let responseDelay = 0;
+
+  const server = http.createServer((req, res) => {
+    const record: RecordedRequest = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      status: 0,
+      headers: redactHeaders(req.headers),
+      bytes: 0,
+      ids: [],
+      receivedAt: Date.now(),
+    };
+    requests.push(record);
+    const chunks: Buffer[] = [];
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      record.bytes += chunk.length;
+      if (record.bytes > maxBodyBytes) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('error', () => undefined);
+    req.on('end', () => {
+      const fault = faults.shift();
+      if (fault?.kind === 'drop') {
+        record.status = 'dropped';
+        req.socket.destroy();
+        return;
+      }
+      const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        record.status = status;
+        const send = () => {
+          if (res.destroyed) return;
+          res.writeHead(status, { 'content-type': 'application/json', ...headers });
+          res.end(typeof body === 'string' ? body : JSON.stringify(body));
+        };
+        if (responseDelay > 0) setTimeout(send, responseDelay);
+        else send();
+      };
+      if (fault?.kind === 'status') {
+        const headers: Record<string, string> = {};
+        if (fault.options.retryAfter !== undefined) headers['retry-after'] = fault.options.retryAfter;
+        if (fault.options.retryAfterMs !== undefined) headers['retry-after-ms'] = fault.options.retryAfterMs;
+        return answer(fault.status, fault.options.body ?? { detail: 'injected failure' }, headers);
+      }
+      if (req.url?.split('?')[0]?.endsWith('/v5/spans/batch') !== true) return answer(404, { detail: 'Not Found' });
+      if (req.method !== 'PUT') return answer(405, { detail: 'Method Not Allowed' });
+      const key = req.headers['x-api-key'];
+      if (typeof key !== 'string' || key === '' || (options.apiKey !== undefined && key !== options.apiKey)) {
+        return answer(401, { detail: 'Invalid API key' });
+      }
+      const account = req.headers['x-selected-account-id'];
+      if (typeof account !== 'string' || account === '' || (options.accountId !== undefined && account !== options.accountId)) {
+        return answer(403, { detail: 'No access to the selected account' });
+      }
+      if (tooLarge) return answer(413, { detail: `Request body larger than ${maxBodyBytes} bytes` });
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return answer(400, { detail: 'Body is not valid JSON' });
+      }
+      const items = (body as { items?: unknown })?.items;
+      if (Array.isArray(items)) record.ids = items.map((item) => String((item as { id?: unknown })?.id ?? ''));
+      const rejection = validateBatch(body, traceOfSpan);
+      if (rejection) return answer(rejection.status, { detail: rejection.detail });
+      const accepted = (items as SGPSpanItem[]).map((item) => upsert(item));
+      events.emit('stored');
+      return answer(200, { items: accepted, object: 'list' });
+    });
+  });
+
+  function upsert(incoming: SGPSpanItem): SGPSpanItem {
+    const item = { ...incoming, id: incoming.id ?? randomUUID() };
+    const key = `${item.trace_id}/${item.id}`;
+    const existing = stored.get(key);
+    // A completed record is kept over a later in-progress one, as SGP's tracing store does.
+    if (existing?.end_timestamp !== undefined && item.end_timestamp === undefined) return existing;
+    stored.set(key, item);
+    traceOfSpan.set(item.id, item.trace_id);
+    return item;
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${host}:${address.port}`,
+    get items() {
+      return [...stored.values()];
+    },
+    get requests() {
+      return requests;
+    },
+    failNext(count, status, failOptions = {}) {
+      for (let i = 0; i < count; i += 1) faults.push({ kind: 'status', status, options: failOptions });
+    },
+    dropNextConnections(count) {
+      for (let i = 0; i < count; i += 1) faults.push({ kind: 'drop' });
+    },
+    setResponseDelay(ms) {
+      responseDelay = ms;
+    },
+    waitForItems(count, timeoutMillis = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (stored.size < count) return;
+          cleanup();
+          resolve([...stored.values()]);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`SGP test server: ${stored.size} of ${count} spans arrived within ${timeoutMillis} ms`));
+        }, timeoutMillis);
+        const cleanup = () => {
+          clearTimeout(timer);
+          events.off('stored', check);
+        };
+        events.on('stored', check);
+        check();
+      });
+    },
+    reset() {
+      stored.clear();
+      traceOfSpan.clear();
+      requests.length = 0;
+      faults.length = 0;
+      responseDelay = 0;
+    },
+    close() {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function redactHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = name === 'x-api-key' ? '[redacted]' : Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}

@@ -1,0 +1,122 @@
+import { SGP_SPAN_STATUSES, SGP_SPAN_TYPES } from '../item.js';
+
+/** The server's per-request cap on items. */
+export const MAX_ITEMS = 1000;
+const MAX_ID_BYTES = 256;
+const ID_FIELDS = ['trace_id', 'id', 'parent_id', 'group_id'] as const;
+const STRING_FIELDS = ['name', 'application_interaction_id', 'application_variant_id'] as const;
+const OBJECT_FIELDS = ['input', 'output', 'metadata'] as const;
+const KNOWN_FIELDS = new Set<string>([
+  ...ID_FIELDS,
+  ...STRING_FIELDS,
+  ...OBJECT_FIELDS,
+  'start_timestamp',
+  'end_timestamp',
+  'status',
+  'type',
+]);
+const TYPES: ReadonlySet<string> = new Set(SGP_SPAN_TYPES);
+const STATUSES: ReadonlySet<string> = new Set(SGP_SPAN_STATUSES);
+
+/** A rejection with the status SGP would answer and a FastAPI-style detail. */
+export interface Rejection {
+  status: 400 | 409 | 422;
+  detail: string;
+}
+
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Microseconds since the epoch of an ISO 8601 timestamp, or undefined when it is not one. */
+export function isoToMicros(value: string): number | undefined {
+  const match = ISO_8601.exec(value);
+  if (!match) return undefined;
+  const millis = Date.parse(`${match[1]}-${match[2]}-${match[3]}T${match[4]}:${match[5]}:${match[6]}${match[8]}`);
+  if (Number.isNaN(millis)) return undefined;
+  const fraction = (match[7] ?? '').padEnd(6, '0').slice(0, 6);
+  return millis * 1000 + Number(fraction);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Checks one item the way SGP's schema does; returns a rejection or undefined when it is valid. */
+export function validateItem(item: unknown, index: number): Rejection | undefined {
+  const at = (field: string) => `items[${index}].${field}`;
+  if (!isPlainObject(item)) return { status: 422, detail: `items[${index}]: expected an object` };
+  for (const key of Object.keys(item)) {
+    if (!KNOWN_FIELDS.has(key)) return { status: 422, detail: `${at(key)}: unknown field` };
+  }
+  for (const field of ['name', 'trace_id', 'start_timestamp'] as const) {
+    if (item[field] === undefined || item[field] === null) return { status: 422, detail: `${at(field)}: field required` };
+  }
+  for (const field of [...ID_FIELDS, ...STRING_FIELDS]) {
+    const value = item[field];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') return { status: 422, detail: `${at(field)}: expected a string` };
+  }
+  for (const field of ID_FIELDS) {
+    const value = item[field];
+    if (typeof value !== 'string') continue;
+    if (value.includes('\u0000') || !value.isWellFormed()) {
+      return { status: 400, detail: `${at(field)}: NUL byte or invalid UTF-8` };
+    }
+    if (Buffer.byteLength(value) > MAX_ID_BYTES) {
+      return { status: 422, detail: `${at(field)}: longer than ${MAX_ID_BYTES} bytes` };
+    }
+  }
+  for (const field of OBJECT_FIELDS) {
+    if (item[field] !== undefined && !isPlainObject(item[field])) {
+      return { status: 422, detail: `${at(field)}: expected a JSON object` };
+    }
+  }
+  if (item.status !== undefined && !STATUSES.has(item.status as string)) {
+    return { status: 422, detail: `${at('status')}: not one of ${[...STATUSES].join(', ')}` };
+  }
+  if (item.type !== undefined && !TYPES.has(item.type as string)) {
+    return { status: 422, detail: `${at('type')}: not a valid span type` };
+  }
+  const start = typeof item.start_timestamp === 'string' ? isoToMicros(item.start_timestamp) : undefined;
+  if (start === undefined) return { status: 422, detail: `${at('start_timestamp')}: not an ISO 8601 timestamp` };
+  if (item.end_timestamp !== undefined && item.end_timestamp !== null) {
+    const end = typeof item.end_timestamp === 'string' ? isoToMicros(item.end_timestamp) : undefined;
+    if (end === undefined) return { status: 422, detail: `${at('end_timestamp')}: not an ISO 8601 timestamp` };
+    if (end < start) return { status: 422, detail: `${at('end_timestamp')}: before start_timestamp` };
+  }
+  return undefined;
+}
+
+/**
+ * Checks a whole request body: the items array, the 1000-item cap, each item, then the batch's
+ * parent links (a cycle, or a parent in another trace, is a 409). `known` maps ids already stored
+ * to their trace ids.
+ */
+export function validateBatch(body: unknown, known: ReadonlyMap<string, string>): Rejection | undefined {
+  if (!isPlainObject(body) || !Array.isArray(body.items)) {
+    return { status: 422, detail: 'body: expected {"items": [...]}' };
+  }
+  const items = body.items as unknown[];
+  if (items.length > MAX_ITEMS) return { status: 422, detail: `items: at most ${MAX_ITEMS} per request, got ${items.length}` };
+  for (let i = 0; i < items.length; i += 1) {
+    const rejection = validateItem(items[i], i);
+    if (rejection) return rejection;
+  }
+  const traceOf = new Map(known);
+  const parentOf = new Map<string, string>();
+  for (const item of items as Record<string, string>[]) {
+    if (item.id) traceOf.set(item.id, item.trace_id);
+    if (item.id && item.parent_id) parentOf.set(item.id, item.parent_id);
+  }
+  for (const item of items as Record<string, string>[]) {
+    const parentTrace = item.parent_id ? traceOf.get(item.parent_id) : undefined;
+    if (parentTrace !== undefined && parentTrace !== item.trace_id) {
+      return { status: 409, detail: `span ${item.id}: parent ${item.parent_id} belongs to another trace` };
+    }
+    const seen = new Set<string>();
+    for (let id: string | undefined = item.id; id !== undefined; id = parentOf.get(id)) {
+      if (seen.has(id)) return { status: 409, detail: `span ${item.id}: parent cycle` };
+      seen.add(id);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,158 @@
+import { Agent, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { SGPExportError } from './errors.js';
+import { isRetryable, parseRetryAfter } from './retry.js';
+
+/** Error bodies are read up to this many bytes; the rest is discarded unread. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** How much of the server's error text an error message quotes. */
+const ERROR_EXCERPT_CHARS = 300;
+
+export type SendResult = { ok: true; status: number } | { ok: false; error: SGPExportError };
+
+export interface TransportOptions {
+  endpoint: URL;
+  apiKey: string;
+  accountId: string;
+  headers: Record<string, string>;
+  /** When absent the transport makes its own keep-alive agent, and closes it on `close()`. */
+  dispatcher: Dispatcher | undefined;
+}
+
+/** Sends JSON bodies to the SGP spans endpoint. One instance keeps its connections alive across batches. */
+export class SGPTransport {
+  private readonly endpoint: string;
+  private readonly headers: Record<string, string>;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+
+  constructor(options: TransportOptions) {
+    this.endpoint = options.endpoint.toString();
+    const extra = Object.fromEntries(
+      Object.entries(options.headers).filter(([name]) => !RESERVED_HEADERS.has(name.toLowerCase())),
+    );
+    this.headers = {
+      ...extra,
+      'content-type': 'application/json',
+      'x-api-key': options.apiKey,
+      'x-selected-account-id': options.accountId,
+    };
+    this.ownsDispatcher = options.dispatcher === undefined;
+    // 15 s outlives the 4 s flush cadence, so consecutive batches reuse one connection.
+    this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 15_000, keepAliveMaxTimeout: 60_000 });
+  }
+
+  /**
+   * One `PUT` of `body`. Never rejects: failures come back as values. `signal` ends the request
+   * early; its reason decides whether that reads as a timeout or a shutdown.
+   */
+  async send(body: string, timeoutMillis: number, shutdownSignal: AbortSignal, nowMillis: () => number): Promise<SendResult> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(TIMEOUT), timeoutMillis);
+    timer.unref();
+    const signal = AbortSignal.any([timeout.signal, shutdownSignal]);
+    try {
+      const response = await request(this.endpoint, {
+        method: 'PUT',
+        headers: this.headers,
+        body,
+        dispatcher: this.dispatcher,
+        signal,
+      });
+      if (response.statusCode >= 200 && response.statusCode < 300) {
+        await response.body.dump({ limit: MAX_ERROR_BODY_BYTES }).catch(() => undefined);
+        return { ok: true, status: response.statusCode };
+      }
+      const text = await readCapped(response.body, MAX_ERROR_BODY_BYTES);
+      const retryAfterMillis = parseRetryAfter(
+        {
+          'retry-after-ms': headerValue(response.headers['retry-after-ms']),
+          'retry-after': headerValue(response.headers['retry-after']),
+        },
+        nowMillis(),
+      );
+      return { ok: false, error: httpError(response.statusCode, text, retryAfterMillis) };
+    } catch (error) {
+      return { ok: false, error: requestError(error, shutdownSignal.aborted, timeout.signal.aborted, timeoutMillis) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close().catch(() => undefined);
+  }
+
+  /** Ends requests in flight at once (used when a shutdown runs out of time). */
+  async destroy(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => undefined);
+  }
+}
+
+const RESERVED_HEADERS = new Set(['x-api-key', 'x-selected-account-id', 'content-type', 'content-length', 'host']);
+const TIMEOUT = Symbol('sgp-otel request timeout');
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      const buffer = chunk as Buffer;
+      chunks.push(buffer.subarray(0, Math.max(0, limit - size)));
+      size += buffer.length;
+      if (size >= limit) {
+        body.destroy();
+        break;
+      }
+    }
+  } catch {
+    // A body that breaks off still leaves the status code to report.
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The server's own words, shortened: `{"detail": "..."}` is FastAPI's shape, else the raw text. */
+function excerpt(text: string): string {
+  let message = text.trim();
+  try {
+    const parsed: unknown = JSON.parse(message);
+    if (parsed && typeof parsed === 'object' && 'detail' in parsed) {
+      const detail = (parsed as { detail: unknown }).detail;
+      message = typeof detail === 'string' ? detail : JSON.stringify(detail);
+    }
+  } catch {
+    // Not JSON: quote the text as it is.
+  }
+  message = message.replace(/\s+/g, ' ');
+  return message.length > ERROR_EXCERPT_CHARS ? `${message.slice(0, ERROR_EXCERPT_CHARS)}...` : message;
+}
+
+function httpError(status: number, body: string, retryAfterMillis: number | undefined): SGPExportError {
+  const said = excerpt(body);
+  const failure = { kind: 'http' as const, status, retryAfterMillis };
+  return new SGPExportError(`SGP answered HTTP ${status}${said ? `: ${said}` : ''}`, {
+    ...failure,
+    retryable: isRetryable(failure),
+  });
+}
+
+function requestError(error: unknown, shutdown: boolean, timedOut: boolean, timeoutMillis: number): SGPExportError {
+  if (timedOut) {
+    return new SGPExportError(`SGP request timed out after ${timeoutMillis} ms`, { kind: 'timeout', retryable: true });
+  }
+  if (shutdown) {
+    return new SGPExportError('SGP request aborted: the exporter is shutting down', {
+      kind: 'shutdown',
+      retryable: false,
+    });
+  }
+  const cause = error as { code?: unknown; message?: unknown; cause?: { code?: unknown } };
+  const code =
+    typeof cause?.code === 'string' ? cause.code : typeof cause?.cause?.code === 'string' ? cause.cause.code : undefined;
+  const message = typeof cause?.message === 'string' ? cause.message : String(error);
+  return new SGPExportError(`SGP request failed: ${message}`, { kind: 'network', retryable: true, code });
+}
