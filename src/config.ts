@@ -124,16 +124,9 @@ function optionalString(value: unknown, option: string, secret = false): string 
   return value.trim() === '' ? undefined : value.trim();
 }
 
-/** Shows a URL without any user:password part, so an error message never leaks one. */
+/** The URL as the user wrote it, minus any user:password part, so an error message never leaks one. */
 function redactUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    url.username = '';
-    url.password = '';
-    return url.toString();
-  } catch {
-    return raw.replace(/\/\/[^/@]*@/, '//');
-  }
+  return raw.replace(/\/\/[^/@]*@/, '//');
 }
 
 /** `{baseUrl}/v5/spans/batch`, keeping any path prefix of the base URL. */

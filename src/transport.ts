@@ -38,8 +38,11 @@ export class SGPTransport {
       'x-selected-account-id': options.accountId,
     };
     this.ownsDispatcher = options.dispatcher === undefined;
-    // 15 s outlives the 4 s flush cadence, so consecutive batches reuse one connection.
-    this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 15_000, keepAliveMaxTimeout: 60_000 });
+    // One connection: the processor exports one batch at a time, and undici's pool would otherwise
+    // open a second socket when a batch is sent in the same tick the previous one finished.
+    // 15 s keep-alive outlives the 4 s flush cadence, so one TLS handshake serves many batches.
+    this.dispatcher =
+      options.dispatcher ?? new Agent({ connections: 1, keepAliveTimeout: 15_000, keepAliveMaxTimeout: 60_000 });
   }
 
   /**

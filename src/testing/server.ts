@@ -26,6 +26,8 @@ export interface RecordedRequest {
   /** Headers as received, with `x-api-key` replaced by `[redacted]`. */
   headers: Record<string, string>;
   bytes: number;
+  /** The client's port: requests on one keep-alive connection share it. */
+  remotePort: number;
   /** Ids of the items in the body, when it parsed. */
   ids: string[];
   /** When the request arrived, ms since the epoch. */
@@ -80,6 +82,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       status: 0,
       headers: redactHeaders(req.headers),
       bytes: 0,
+      remotePort: req.socket.remotePort ?? 0,
       ids: [],
       receivedAt: Date.now(),
     };

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { resolveExporterConfig, resolveProcessorConfig } from '../src/config.js';
+import { SGPConfigError } from '../src/errors.js';
+import { SGPSpanProcessor } from '../src/processor.js';
+import { API_KEY } from './helpers.js';
+
+describe('processor configuration', () => {
+  it('defaults to the official SDK constants', () => {
+    expect(resolveProcessorConfig({ env: {} })).toEqual({
+      maxQueueSize: 4000,
+      maxExportBatchSize: 50,
+      scheduledDelayMillis: 4000,
+      exportTimeoutMillis: 30000,
+    });
+  });
+
+  it('reads SGP_BSP_* variables, with options taking precedence', () => {
+    const env = {
+      SGP_BSP_MAX_QUEUE_SIZE: '100',
+      SGP_BSP_MAX_EXPORT_BATCH_SIZE: '10',
+      SGP_BSP_SCHEDULE_DELAY: '250',
+      SGP_BSP_EXPORT_TIMEOUT: '5000',
+    };
+    expect(resolveProcessorConfig({ env })).toEqual({
+      maxQueueSize: 100,
+      maxExportBatchSize: 10,
+      scheduledDelayMillis: 250,
+      exportTimeoutMillis: 5000,
+    });
+    expect(resolveProcessorConfig({ env, maxQueueSize: 7, maxExportBatchSize: 7 }).maxQueueSize).toBe(7);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(resolveProcessorConfig({ env: { SGP_BSP_MAX_QUEUE_SIZE: '', SGP_BSP_SCHEDULE_DELAY: '  ' } })).toMatchObject({
+      maxQueueSize: 4000,
+      scheduledDelayMillis: 4000,
+    });
+  });
+
+  it.each([
+    [{ maxQueueSize: -1 }, 'Invalid option maxQueueSize: expected a whole number >= 1, got -1'],
+    [{ maxQueueSize: 1.5 }, 'Invalid option maxQueueSize: expected a whole number >= 1, got 1.5'],
+    [{ maxExportBatchSize: 0 }, 'Invalid option maxExportBatchSize: expected a whole number from 1 to 1000, got 0'],
+    [{ maxExportBatchSize: 1001, maxQueueSize: 5000 }, 'expected a whole number from 1 to 1000, got 1001'],
+    [{ scheduledDelayMillis: '5' }, 'Invalid option scheduledDelayMillis: expected a whole number >= 0, got "5"'],
+    [{ maxQueueSize: 10, maxExportBatchSize: 20 }, 'maxExportBatchSize (SGP_BSP_MAX_EXPORT_BATCH_SIZE): 20 is larger than maxQueueSize (10)'],
+  ])('rejects %j naming the option and value', (options, message) => {
+    expect(() => resolveProcessorConfig({ env: {}, ...(options as object) })).toThrow(SGPConfigError);
+    expect(() => resolveProcessorConfig({ env: {}, ...(options as object) })).toThrow(message);
+  });
+
+  it.each([
+    ['SGP_BSP_MAX_QUEUE_SIZE', 'abc'],
+    ['SGP_BSP_MAX_EXPORT_BATCH_SIZE', '-5'],
+    ['SGP_BSP_SCHEDULE_DELAY', '4s'],
+    ['SGP_BSP_EXPORT_TIMEOUT', '0'],
+  ])('rejects %s=%s naming the variable and value', (name, value) => {
+    expect(() => resolveProcessorConfig({ env: { [name]: value } })).toThrow(
+      `Invalid environment variable ${name}: expected a whole number`,
+    );
+    expect(() => resolveProcessorConfig({ env: { [name]: value } })).toThrow(`got "${value}"`);
+  });
+
+  it('throws from the SGPSpanProcessor constructor', () => {
+    expect(() => new SGPSpanProcessor({ env: {}, apiKey: API_KEY, accountId: 'a', maxQueueSize: -1 })).toThrow(
+      'Invalid option maxQueueSize',
+    );
+  });
+});
+
+describe('exporter configuration', () => {
+  it('reads credentials and base URL from the environment, keeping a path prefix', () => {
+    const config = resolveExporterConfig({
+      env: { SGP_API_KEY: API_KEY, SGP_ACCOUNT_ID: 'acct', SGP_CLIENT_BASE_URL: 'http://127.0.0.1:5003/public/' },
+    });
+    expect(config.apiKey).toBe(API_KEY);
+    expect(config.accountId).toBe('acct');
+    expect(config.endpoint.toString()).toBe('http://127.0.0.1:5003/public/v5/spans/batch');
+    expect(config.disabledReason).toBeUndefined();
+  });
+
+  it('defaults to the public SGP API and the SDK retry policy', () => {
+    const config = resolveExporterConfig({ env: {}, apiKey: 'k', accountId: 'a' });
+    expect(config.endpoint.toString()).toBe('https://api.egp.scale.com/v5/spans/batch');
+    expect(config.retry).toEqual({ maxAttempts: 4, initialBackoffMillis: 400, maxBackoffMillis: 20000, jitterRatio: 0.2 });
+    expect(config.timeoutMillis).toBe(10000);
+    expect(config.exportTimeoutMillis).toBe(30000);
+  });
+
+  it('is disabled, naming what is missing, without credentials', () => {
+    const config = resolveExporterConfig({ env: { SGP_API_KEY: '' } });
+    expect(config.disabledReason).toBe('missing_credentials');
+    expect(config.missingCredentials).toEqual(['SGP_API_KEY', 'SGP_ACCOUNT_ID']);
+  });
+
+  it('is disabled by any non-empty DISABLE_SCALE_TRACING, unless the option says otherwise', () => {
+    const env = { SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'a', DISABLE_SCALE_TRACING: '1' };
+    expect(resolveExporterConfig({ env }).disabledReason).toBe('DISABLE_SCALE_TRACING');
+    expect(resolveExporterConfig({ env: { ...env, DISABLE_SCALE_TRACING: '' } }).disabledReason).toBeUndefined();
+    expect(resolveExporterConfig({ env, disabled: false }).disabledReason).toBeUndefined();
+    expect(resolveExporterConfig({ env: {}, apiKey: 'k', accountId: 'a', disabled: true }).disabledReason).toBe(
+      'disabled_by_option',
+    );
+  });
+
+  it.each([
+    [{ baseUrl: 'ftp://example.com' }, 'Invalid option baseUrl: expected an http(s) URL, got "ftp://example.com"'],
+    [{ baseUrl: 'not a url' }, 'Invalid option baseUrl: expected an http(s) URL, got "not a url"'],
+    [{ timeoutMillis: 0 }, 'Invalid option timeoutMillis: expected a whole number >= 1, got 0'],
+    [{ maxAttempts: 0 }, 'Invalid option maxAttempts: expected a whole number from 1 to 100, got 0'],
+    [{ maxBackoffMillis: 10, initialBackoffMillis: 400 }, 'Invalid option maxBackoffMillis: expected a whole number >= 400, got 10'],
+    [{ disabled: 'yes' }, 'Invalid option disabled: expected true or false, got "yes"'],
+    [{ headers: { 'x-extra': 5 } }, 'Invalid option headers: header "x-extra" must be a string'],
+  ])('rejects %j', (options, message) => {
+    expect(() => resolveExporterConfig({ env: {}, ...(options as object) })).toThrow(message);
+  });
+
+  it('names SGP_CLIENT_BASE_URL when the bad URL came from the environment, without its password', () => {
+    expect(() => resolveExporterConfig({ env: { SGP_CLIENT_BASE_URL: 'ws://user:hunter2@example.com' } })).toThrow(
+      'Invalid environment variable SGP_CLIENT_BASE_URL: expected an http(s) URL, got "ws://example.com"',
+    );
+  });
+
+  it('never shows the API key in an error about it', () => {
+    let message = '';
+    try {
+      resolveExporterConfig({ env: {}, apiKey: { key: API_KEY } as unknown as string });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe('Invalid option apiKey: expected a string, got a object');
+    expect(message).not.toContain(API_KEY);
+  });
+});

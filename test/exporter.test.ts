@@ -1,0 +1,235 @@
+import { context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { ExportResultCode, isTracingSuppressed } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SGPExportError } from '../src/errors.js';
+import { SGPSpanExporter } from '../src/exporter.js';
+import { startSGPTestServer } from '../src/testing/server.js';
+import type { SGPTestServer } from '../src/testing/server.js';
+import { ACCOUNT_ID, API_KEY, credentials, virtualClock } from './helpers.js';
+
+function makeSpans(count: number, attributes: Record<string, unknown> = {}): ReadableSpan[] {
+  const memory = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const tracer = provider.getTracer('exporter-test');
+  for (let i = 0; i < count; i += 1) tracer.startSpan(`span-${i}`, { attributes: attributes as never }).end();
+  return memory.getFinishedSpans();
+}
+
+function exportOnce(exporter: SGPSpanExporter, spans: ReadableSpan[]): Promise<ExportResult> {
+  return new Promise((resolve) => exporter.export(spans, resolve));
+}
+
+let server: SGPTestServer;
+beforeAll(async () => {
+  server = await startSGPTestServer({ apiKey: API_KEY, accountId: ACCOUNT_ID });
+});
+afterEach(() => server.reset());
+afterAll(() => server.close());
+
+describe('SGPSpanExporter over HTTP', () => {
+  it('PUTs the batch with the SGP headers and a path prefix kept', async () => {
+    const exporter = new SGPSpanExporter({ ...credentials(`${server.url}/public/`), headers: { 'x-team': 'agents', 'x-api-key': 'nope' } });
+    const spans = makeSpans(3);
+    const result = await exportOnce(exporter, spans);
+    expect(result.code).toBe(ExportResultCode.SUCCESS);
+    const [request] = server.requests;
+    expect(request).toMatchObject({ method: 'PUT', path: '/public/v5/spans/batch', status: 200 });
+    expect(request!.headers).toMatchObject({
+      'x-api-key': '[redacted]',
+      'x-selected-account-id': ACCOUNT_ID,
+      'content-type': 'application/json',
+      'x-team': 'agents',
+    });
+    expect(server.items.map((item) => item.id).sort()).toEqual(spans.map((s) => s.spanContext().spanId).sort());
+    await exporter.shutdown();
+  });
+
+  it('makes exactly 4 attempts with 400, 800 and 1600 ms between them, then reports the failure', async () => {
+    const clock = virtualClock();
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock });
+    server.failNext(10, 503);
+    const report = await exporter.exportBatch(makeSpans(5));
+    expect(server.requests.map((r) => r.status)).toEqual([503, 503, 503, 503]);
+    expect(clock.sleeps).toEqual([400, 800, 1600]);
+    expect(report).toMatchObject({ exported: 0, dropped: { exportFailed: 5, rejected: 0, unmappable: 0 }, requests: 4, retries: 3 });
+    expect(report.error).toBeInstanceOf(SGPExportError);
+    expect(report.error!.message).toContain('HTTP 503');
+    expect(report.error!.message).toContain('gave up after 4 attempts');
+    await exporter.shutdown();
+  });
+
+  it('succeeds on a later attempt and delivers the batch once', async () => {
+    const clock = virtualClock();
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock });
+    server.failNext(2, 500);
+    const report = await exporter.exportBatch(makeSpans(4));
+    expect(report).toMatchObject({ exported: 4, requests: 3, retries: 2 });
+    expect(clock.sleeps).toEqual([400, 800]);
+    expect(server.items).toHaveLength(4);
+    await exporter.shutdown();
+  });
+
+  it('waits as long as Retry-After says (seconds, HTTP date, retry-after-ms)', async () => {
+    const clock = virtualClock();
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock });
+    server.failNext(1, 429, { retryAfter: '3' });
+    server.failNext(1, 503, { retryAfter: new Date(clock.now() + 3000 + 5000).toUTCString() });
+    server.failNext(1, 503, { retryAfterMs: '1250' });
+    const report = await exporter.exportBatch(makeSpans(1));
+    // The HTTP date is read after the first 3 s wait, so 5 s remain.
+    expect(clock.sleeps).toEqual([3000, 5000, 1250]);
+    expect(report.exported).toBe(1);
+    await exporter.shutdown();
+  });
+
+  it.each([400, 401, 403, 404, 409, 413, 422])('does not retry HTTP %i and counts the batch as rejected', async (status) => {
+    const clock = virtualClock();
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock });
+    server.failNext(1, status, { body: JSON.stringify({ detail: `nope ${status}` }) });
+    const report = await exporter.exportBatch(makeSpans(2));
+    expect(server.requests).toHaveLength(1);
+    expect(clock.sleeps).toEqual([]);
+    expect(report).toMatchObject({ exported: 0, dropped: { rejected: 2, exportFailed: 0 } });
+    expect(report.error).toMatchObject({ kind: 'http', status, retryable: false, message: `SGP answered HTTP ${status}: nope ${status}` });
+    await exporter.shutdown();
+  });
+
+  it.each([408, 429, 502, 504])('retries HTTP %i', async (status) => {
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock: virtualClock() });
+    server.failNext(1, status);
+    expect((await exporter.exportBatch(makeSpans(1))).exported).toBe(1);
+    expect(server.requests.map((r) => r.status)).toEqual([status, 200]);
+    await exporter.shutdown();
+  });
+
+  it('retries a dropped connection', async () => {
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock: virtualClock() });
+    server.dropNextConnections(1);
+    const report = await exporter.exportBatch(makeSpans(2));
+    expect(server.requests.map((r) => r.status)).toEqual(['dropped', 200]);
+    expect(report).toMatchObject({ exported: 2, retries: 1 });
+    await exporter.shutdown();
+  });
+
+  it('retries a connection refused and names the error code', async () => {
+    const closed = await startSGPTestServer();
+    const url = closed.url;
+    await closed.close();
+    const exporter = new SGPSpanExporter({ ...credentials(url), clock: virtualClock() });
+    const report = await exporter.exportBatch(makeSpans(1));
+    expect(report).toMatchObject({ requests: 4, dropped: { exportFailed: 1 } });
+    expect(report.error).toMatchObject({ kind: 'network', code: 'ECONNREFUSED', retryable: true });
+    await exporter.shutdown();
+  });
+
+  it('times out a request that gets no answer, and retries it', async () => {
+    const clock = virtualClock();
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), timeoutMillis: 100, clock });
+    server.setResponseDelay(2000);
+    const report = await exporter.exportBatch(makeSpans(1), clock.now() + 60_000);
+    expect(report.requests).toBe(4);
+    expect(report.error).toMatchObject({ kind: 'timeout', message: 'SGP request timed out after 100 ms (gave up after 4 attempts: attempts exhausted)' });
+    await exporter.shutdown();
+  });
+
+  it('does not start a backoff wait that would cross the export deadline', async () => {
+    const clock = virtualClock();
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock, exportTimeoutMillis: 2000 });
+    server.failNext(10, 503);
+    const report = await exporter.exportBatch(makeSpans(1));
+    // 0 ms: attempt 1, 400: attempt 2, 1200: attempt 3; the next wait (1600) would end at 2800 > 2000.
+    expect(clock.sleeps).toEqual([400, 800]);
+    expect(report.requests).toBe(3);
+    expect(report.error!.message).toContain('gave up after 3 attempts: export deadline');
+    await exporter.shutdown();
+  });
+
+  it('drops an unmappable span alone and delivers its batch-mates', async () => {
+    const exporter = new SGPSpanExporter(credentials(server.url));
+    const spans = makeSpans(5);
+    const broken = { ...spans[2]!, spanContext: () => { throw new Error('no context'); } } as ReadableSpan;
+    const report = await exporter.exportBatch([spans[0]!, spans[1]!, broken, spans[3]!, spans[4]!]);
+    expect(report).toMatchObject({ exported: 4, dropped: { unmappable: 1, exportFailed: 0, rejected: 0 } });
+    expect(server.items).toHaveLength(4);
+    expect(report.error!.message).toContain('could not be mapped');
+    const result = await exportOnce(exporter, [broken]);
+    expect(result.code).toBe(ExportResultCode.FAILED);
+    expect(result.error!.message).toContain('1 of 1 spans not delivered to SGP');
+    await exporter.shutdown();
+  });
+
+  it('splits more than 1000 spans into requests the server accepts', async () => {
+    const exporter = new SGPSpanExporter(credentials(server.url));
+    const report = await exporter.exportBatch(makeSpans(1500));
+    expect(report.exported).toBe(1500);
+    expect(server.requests.map((r) => r.ids.length)).toEqual([1000, 500]);
+    await exporter.shutdown();
+  });
+
+  it('handles concurrent export() calls', async () => {
+    const exporter = new SGPSpanExporter(credentials(server.url));
+    server.setResponseDelay(30);
+    const results = await Promise.all([1, 2, 3, 4, 5].map(() => exportOnce(exporter, makeSpans(10))));
+    expect(results.map((r) => r.code)).toEqual(Array(5).fill(ExportResultCode.SUCCESS));
+    expect(server.items).toHaveLength(50);
+    await exporter.shutdown();
+  });
+
+  it('reuses one keep-alive connection across batches', async () => {
+    const exporter = new SGPSpanExporter(credentials(server.url));
+    for (let i = 0; i < 5; i += 1) await exporter.exportBatch(makeSpans(2));
+    expect(new Set(server.requests.map((r) => r.remotePort)).size).toBe(1);
+    await exporter.shutdown();
+  });
+
+  it('fails fast after shutdown, with a clear error', async () => {
+    const exporter = new SGPSpanExporter(credentials(server.url));
+    await exporter.shutdown();
+    const result = await exportOnce(exporter, makeSpans(1));
+    expect(result.code).toBe(ExportResultCode.FAILED);
+    expect(result.error!.message).toContain('SGPSpanExporter is shut down');
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('closes the agent it created but never a dispatcher the user passed in', async () => {
+    const agent = new Agent();
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), dispatcher: agent });
+    await exporter.exportBatch(makeSpans(1));
+    await exporter.shutdown();
+    expect(agent.closed).toBe(false);
+    const again = new SGPSpanExporter({ ...credentials(server.url), dispatcher: agent });
+    expect((await again.exportBatch(makeSpans(1))).exported).toBe(1);
+    await agent.close();
+  });
+
+  it('sends its requests with tracing suppressed', async () => {
+    const manager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(manager);
+    const seen: boolean[] = [];
+    class RecordingAgent extends Agent {
+      override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+        seen.push(isTracingSuppressed(context.active()));
+        return super.dispatch(options, handler);
+      }
+    }
+    const agent = new RecordingAgent();
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), dispatcher: agent });
+    await exportOnce(exporter, makeSpans(1));
+    expect(seen).toEqual([true]);
+    await agent.close();
+    context.disable();
+  });
+
+  it('is a no-op without credentials', async () => {
+    const exporter = new SGPSpanExporter({ baseUrl: server.url, env: {} });
+    expect(exporter.disabledReason).toBe('missing_credentials');
+    expect((await exportOnce(exporter, makeSpans(2))).code).toBe(ExportResultCode.SUCCESS);
+    expect(server.requests).toHaveLength(0);
+  });
+});
