@@ -180,14 +180,15 @@ export class SGPSpanProcessor implements SpanProcessor {
       await this.flushQueued('shutdown');
     } catch (error) {
       failure = error;
-      // Out of time: end our own exporter's request in flight so its spans settle (as failed).
-      if (isSGPSpanExporter(this.exporter)) {
-        await this.exporter.abort();
-        await this.exportInFlight;
-      }
     }
+    // From here no new export starts; what is still queued is counted as undelivered below.
     this.state = 'shut_down';
     this.stopTimer();
+    if (failure !== undefined && isSGPSpanExporter(this.exporter)) {
+      // Out of time: end our own exporter's request in flight so its spans settle (as failed).
+      await this.exporter.abort();
+      await this.exportInFlight;
+    }
     const left = this.queue.take(this.queue.size);
     if (left.length > 0) {
       this.taken += left.length;

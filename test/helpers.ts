@@ -95,3 +95,12 @@ export function nextTurn(): Promise<void> {
 export function credentials(baseUrl: string) {
   return { apiKey: API_KEY, accountId: ACCOUNT_ID, baseUrl, env: {} };
 }
+
+/** Waits (turn by turn, at most `turns` event-loop turns) until `condition` holds; fails otherwise. */
+export async function eventually(condition: () => boolean, turns = 2000): Promise<void> {
+  for (let i = 0; i < turns; i += 1) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  throw new Error('condition never held');
+}

@@ -44,6 +44,8 @@ function describe(span: SGPSpanItem): string {
   const start = isoToMicros(span.start_timestamp);
   const end = span.end_timestamp === undefined ? undefined : isoToMicros(span.end_timestamp);
   const duration = start !== undefined && end !== undefined ? `${((end - start) / 1000).toFixed(1)} ms` : 'in progress';
-  const error = span.status === 'ERROR' && typeof span.metadata.error_message === 'string' ? `  (${span.metadata.error_message})` : '';
-  return `${span.name}  ${span.type}  ${span.status}  ${duration}${error}`;
+  const message = span.metadata?.error_message;
+  const error = span.status === 'ERROR' && typeof message === 'string' ? `(${message})` : undefined;
+  // Fields a client left out (the server's defaults apply) are not shown.
+  return [span.name, span.type, span.status, duration, error].filter((part) => part !== undefined).join('  ');
 }

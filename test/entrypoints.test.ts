@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSGPTestServer } from '../src/testing/server.js';
+import type { SGPTestServer } from '../src/testing/server.js';
+
+// These run the built package (dist/) through its "exports" map, as users load it.
+// `npm test` builds first.
+// Asynchronous, so the test server in this process can answer the child.
+async function run(args: string[], env: Record<string, string> = {}): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, args, {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 15_000,
+  });
+  return stdout;
+}
+
+const PROGRAM = `
+  const provider = new BasicTracerProvider({ spanProcessors: [new SGPSpanProcessor()] });
+  provider.getTracer('entry').startSpan('from-entry-point').end();
+  await provider.forceFlush();
+  console.log(JSON.stringify({ processor: typeof SGPSpanProcessor, exporter: typeof SGPSpanExporter, map: typeof toSGPSpanItem, server: typeof startSGPTestServer }));
+`;
+
+let server: SGPTestServer;
+beforeAll(async () => {
+  server = await startSGPTestServer();
+});
+afterAll(() => server.close());
+
+describe('package entry points', () => {
+  const env = () => ({ SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'a', SGP_CLIENT_BASE_URL: server.url });
+
+  it('works with require() (CommonJS)', async () => {
+    const out = await run(
+      [
+        '-e',
+        `(async () => {
+          const { SGPSpanProcessor, SGPSpanExporter, toSGPSpanItem } = require('sgp-otel');
+          const { startSGPTestServer } = require('sgp-otel/testing');
+          const { BasicTracerProvider } = require('@opentelemetry/sdk-trace-base');
+          ${PROGRAM}
+          console.log(require.resolve('sgp-otel'));
+        })()`,
+      ],
+      env(),
+    );
+    expect(out).toContain('{"processor":"function","exporter":"function","map":"function","server":"function"}');
+    expect(out).toMatch(/dist[\\/]cjs[\\/]index\.js/);
+    expect(server.items.map((i) => i.name)).toContain('from-entry-point');
+  });
+
+  it('works with import (ES modules)', async () => {
+    server.reset();
+    const out = await run(
+      [
+        '--input-type=module',
+        '-e',
+        `import { SGPSpanProcessor, SGPSpanExporter, toSGPSpanItem } from 'sgp-otel';
+         import { startSGPTestServer } from 'sgp-otel/testing';
+         import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+         ${PROGRAM}
+         console.log(import.meta.resolve('sgp-otel'));`,
+      ],
+      env(),
+    );
+    expect(out).toContain('{"processor":"function","exporter":"function","map":"function","server":"function"}');
+    expect(out).toMatch(/dist\/esm\/index\.js/);
+    expect(server.items.map((i) => i.name)).toContain('from-entry-point');
+  });
+
+  it('lets a program that never calls shutdown exit on its own (timers are unref\'d)', async () => {
+    server.reset();
+    await run(
+      [
+        '--input-type=module',
+        '-e',
+        `import { SGPSpanProcessor } from 'sgp-otel';
+         import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+         const provider = new BasicTracerProvider({ spanProcessors: [new SGPSpanProcessor({ scheduledDelayMillis: 60000 })] });
+         provider.getTracer('t').startSpan('never-flushed').end();`,
+      ],
+      env(),
+    );
+    // run() resolved: the process exited although a 60 s schedule timer was pending.
+    expect(server.requests).toHaveLength(0);
+  });
+});
