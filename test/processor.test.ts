@@ -318,6 +318,33 @@ describe('without credentials', () => {
   });
 });
 
+describe('a bad span', () => {
+  it('is dropped alone and counted; its 49 batch-mates are delivered', async () => {
+    const processor = new SGPSpanProcessor(credentials(server.url));
+    const provider = providerWith(processor);
+    const tracer = provider.getTracer('bad-span');
+    const real = tracer.startSpan('will-be-broken');
+    real.end();
+    // The same span seen through a wrapper whose attributes getter throws, as a buggy proxy would.
+    const broken = new Proxy(real as unknown as ReadableSpan, {
+      get: (target, key) => {
+        if (key === 'attributes') throw new Error('attributes unavailable');
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const good = endSpans(provider, 24, 'before');
+    processor.onEnd(broken);
+    good.push(...endSpans(provider, 25, 'after'));
+    // The real span also ended through the provider: 1 + 24 + 25 good spans, plus the broken view.
+    await processor.forceFlush().catch(() => undefined);
+    expect(server.items.map((i) => i.id)).toEqual(expect.arrayContaining(good));
+    expect(processor.getStats()).toMatchObject({ received: 51, exported: 50, dropped: { total: 1, unmappable: 1 } });
+    expect(processor.getStats().lastError?.message).toContain('could not be mapped to an SGP item: attributes unavailable');
+    await provider.shutdown();
+  });
+});
+
 describe('stats', () => {
   it('balances received = exported + dropped + queued through retries and rejections', async () => {
     const clock = virtualClock();
