@@ -33,6 +33,8 @@ export interface SGPExporterOptions {
   exportTimeoutMillis?: number;
   /** Extra request headers (cannot replace the authentication headers). */
   headers?: Record<string, string>;
+  /** Allow sending the API key over plain `http://` to a host other than loopback. Default false. */
+  allowInsecureHttp?: boolean;
   /** The undici dispatcher to send through (a proxy agent, a test's mock agent). Default: a keep-alive `Agent`. */
   dispatcher?: Dispatcher;
   /** Source of time, sleep and jitter; for tests. */
@@ -51,6 +53,12 @@ export interface SGPSpanProcessorOptions extends SGPExporterOptions {
   maxExportBatchSize?: number;
   /** Longest time a span waits in the queue before a partial batch is sent. Env `SGP_BSP_SCHEDULE_DELAY`. Default 4000. */
   scheduledDelayMillis?: number;
+  /** Also send a start record when a span starts, so long runs show in SGP while they run. Env `SGP_EXPORT_ON_START`. Default false. */
+  exportOnStart?: boolean;
+  /** At shutdown, send spans that started but never ended as in-progress records. Default true. */
+  exportUnendedOnShutdown?: boolean;
+  /** Flush once when the process is about to exit without `shutdown()` (`beforeExit`). Default true. */
+  flushOnExit?: boolean;
 }
 
 export interface ExporterConfig {
@@ -74,6 +82,9 @@ export interface ProcessorConfig {
   maxExportBatchSize: number;
   scheduledDelayMillis: number;
   exportTimeoutMillis: number;
+  exportOnStart: boolean;
+  exportUnendedOnShutdown: boolean;
+  flushOnExit: boolean;
 }
 
 export type DisabledReason = 'missing_credentials' | 'disabled_by_option' | 'DISABLE_SCALE_TRACING';
@@ -123,6 +134,20 @@ function optionalString(value: unknown, option: string, secret = false): string 
   }
   return value.trim() === '' ? undefined : value.trim();
 }
+
+function booleanSetting(value: unknown, env: Environment, option: string, envVar: string | undefined, fallback: boolean): boolean {
+  if (value !== undefined) {
+    if (typeof value === 'boolean') return value;
+    throw new SGPConfigError(`Invalid option ${option}: expected true or false, got ${JSON.stringify(value)}`);
+  }
+  const raw = envVar === undefined ? undefined : readEnv(env, envVar)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new SGPConfigError(`Invalid environment variable ${envVar}: expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /** The URL as the user wrote it, minus any user:password part, so an error message never leaks one. */
 function redactUrl(raw: string): string {
@@ -189,6 +214,13 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
         : missingCredentials.length > 0
           ? 'missing_credentials'
           : undefined;
+
+  const allowInsecureHttp = booleanSetting(options.allowInsecureHttp, env, 'allowInsecureHttp', undefined, false);
+  if (disabledReason === undefined && endpoint.protocol === 'http:' && !LOOPBACK_HOSTS.test(endpoint.hostname) && !allowInsecureHttp) {
+    throw new SGPConfigError(
+      `Refusing to send the SGP API key over plain http to ${endpoint.host}: use an https:// base URL, or set allowInsecureHttp: true`,
+    );
+  }
 
   const initialBackoffMillis = wholeNumber(options.initialBackoffMillis, env, {
     option: 'initialBackoffMillis',
@@ -259,5 +291,8 @@ export function resolveProcessorConfig(options: SGPSpanProcessorOptions = {}): P
       fallback: 4000,
     }),
     exportTimeoutMillis: exportTimeout(options, env),
+    exportOnStart: booleanSetting(options.exportOnStart, env, 'exportOnStart', 'SGP_EXPORT_ON_START', false),
+    exportUnendedOnShutdown: booleanSetting(options.exportUnendedOnShutdown, env, 'exportUnendedOnShutdown', undefined, true),
+    flushOnExit: booleanSetting(options.flushOnExit, env, 'flushOnExit', undefined, true),
   };
 }

@@ -5,29 +5,69 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ExporterConfig, SGPExporterOptions } from './config.js';
 import { resolveExporterConfig, SERVER_MAX_ITEMS_PER_REQUEST } from './config.js';
 import { SGPExportError } from './errors.js';
+import type { JsonObject, SGPSpanItem } from './item.js';
+import { setOwn } from './json.js';
 import { toSGPSpanItem } from './mapping.js';
-import { decideRetry } from './retry.js';
+import { decideRetry, MAX_RETRY_AFTER_MILLIS } from './retry.js';
 import { SGPTransport } from './transport.js';
+import type { Cut } from './truncate.js';
+import { truncateStrings } from './truncate.js';
 
 /** Why spans handed to the exporter were not delivered. */
 export interface ExportDrops {
-  /** The server refused the request for its content or credentials (4xx other than 408/429). */
+  /** The server refused the span for its content or credentials (4xx other than 408/429). */
   rejected: number;
-  /** Retries ran out, the deadline passed, or the exporter shut down mid-request. */
+  /** Retries ran out on a server error, or the exporter shut down mid-request. */
   exportFailed: number;
   /** The span could not be turned into an SGP item. */
   unmappable: number;
 }
 
-/** What became of one call's spans. `exported + rejected + exportFailed + unmappable` = spans given. */
+/** What became of one record. */
+export type RecordOutcome = 'exported' | 'rejected' | 'exportFailed' | 'unmappable' | 'retryLater';
+
+/** One thing to send: a span, as finished or (`inProgress`) as still running. */
+export interface ExportRecord {
+  span: ReadableSpan;
+  inProgress: boolean;
+}
+
+/**
+ * What became of one call's records: `outcomes[i]` is the fate of record `i`, and
+ * `exported + rejected + exportFailed + unmappable + retryLater` = records given.
+ */
 export interface ExportReport {
   exported: number;
   dropped: ExportDrops;
-  /** HTTP requests made, retries included. */
+  /**
+   * Records that were not delivered because SGP was unreachable, overloaded or too slow (network
+   * errors, timeouts, 408, 429, 502, 503, 504, even after the retries): sending them later may work.
+   */
+  retryLater: number;
+  outcomes: RecordOutcome[];
+  /** HTTP requests made, retries and split batches included. */
   requests: number;
   retries: number;
   /** The last failure, for logs and stats; never contains the API key. */
   error: Error | undefined;
+}
+
+/** Statuses that describe the request's content: the batch is split to find the items at fault. */
+const CONTENT_REJECTIONS = new Set([400, 409, 413, 422]);
+/** Statuses (besides network errors and timeouts) that say SGP is unavailable rather than the batch bad. */
+const OUTAGE_STATUSES = new Set([408, 429, 502, 503, 504]);
+/** A single item refused as too large is sent once more with its strings cut to this many bytes. */
+export const SHRUNK_STRING_BYTES = 2048;
+
+function isOutage(error: SGPExportError): boolean {
+  return error.kind === 'network' || error.kind === 'timeout' || (error.kind === 'http' && OUTAGE_STATUSES.has(error.status ?? 0));
+}
+
+interface EncodedRecord {
+  index: number;
+  item: SGPSpanItem;
+  json: string;
+  shrunk: boolean;
 }
 
 /** Marks our own exporter across module copies (an app may load both the ESM and the CJS build). */
@@ -46,6 +86,8 @@ export class SGPSpanExporter implements SpanExporter {
   private readonly abortController = new AbortController();
   private readonly inFlight = new Set<Promise<ExportReport>>();
   private isShutdown = false;
+  /** No request starts before this time: a server's Retry-After slows every batch, not just its own. */
+  private pausedUntil = 0;
 
   /** `resolved` is for the processor, which has already read (and announced) the same options. */
   constructor(options: SGPExporterOptions = {}, resolved?: ExporterConfig) {
@@ -79,13 +121,22 @@ export class SGPSpanExporter implements SpanExporter {
     });
   }
 
-  /**
-   * Exports `spans` and says what became of each. Never rejects. A span that cannot be mapped is
-   * dropped alone; the rest go out in requests of at most 1000 items.
-   */
+  /** Exports `spans` as finished spans and says what became of each. Never rejects. */
   exportBatch(spans: readonly ReadableSpan[], deadlineMillis?: number): Promise<ExportReport> {
+    return this.exportRecords(
+      spans.map((span) => ({ span, inProgress: false })),
+      deadlineMillis,
+    );
+  }
+
+  /**
+   * Exports `records` and says what became of each. Never rejects. A record that cannot be mapped
+   * is dropped alone; a batch SGP refuses for its content is split until the items at fault are
+   * found, and only those are dropped.
+   */
+  exportRecords(records: readonly ExportRecord[], deadlineMillis?: number): Promise<ExportReport> {
     const deadline = deadlineMillis ?? this.config.clock.now() + this.config.exportTimeoutMillis;
-    const running = context.with(suppressTracing(context.active()), () => this.deliver(spans, deadline));
+    const running = context.with(suppressTracing(context.active()), () => this.deliver(records, deadline));
     this.inFlight.add(running);
     void running.finally(() => this.inFlight.delete(running));
     return running;
@@ -110,51 +161,95 @@ export class SGPSpanExporter implements SpanExporter {
     await this.transport?.destroy();
   }
 
-  private async deliver(spans: readonly ReadableSpan[], deadline: number): Promise<ExportReport> {
+  private async deliver(records: readonly ExportRecord[], deadline: number): Promise<ExportReport> {
+    const outcomes = new Array<RecordOutcome>(records.length);
     const report: ExportReport = {
       exported: 0,
       dropped: { rejected: 0, exportFailed: 0, unmappable: 0 },
+      retryLater: 0,
+      outcomes,
       requests: 0,
       retries: 0,
       error: undefined,
     };
     if (this.isShutdown || this.transport === undefined) {
-      report.dropped.exportFailed = spans.length;
-      report.error = new SGPExportError(
-        this.isShutdown ? 'SGPSpanExporter is shut down' : 'SGPSpanExporter is disabled',
-        { kind: 'shutdown', retryable: false },
-      );
-      return report;
-    }
-    const encoded: string[] = [];
-    for (const span of spans) {
-      try {
-        encoded.push(JSON.stringify(toSGPSpanItem(span)));
-      } catch (error) {
-        report.dropped.unmappable += 1;
-        report.error = new Error(`span ${spanLabel(span)} could not be mapped to an SGP item: ${messageOf(error)}`);
+      outcomes.fill('exportFailed');
+      report.error = new SGPExportError(this.isShutdown ? 'SGPSpanExporter is shut down' : 'SGPSpanExporter is disabled', {
+        kind: 'shutdown',
+        retryable: false,
+      });
+    } else {
+      const encoded: EncodedRecord[] = [];
+      records.forEach((record, index) => {
+        try {
+          const item = toSGPSpanItem(record.span, { inProgress: record.inProgress });
+          encoded.push({ index, item, json: JSON.stringify(item), shrunk: false });
+        } catch (error) {
+          outcomes[index] = 'unmappable';
+          report.error = new Error(`span ${spanLabel(record.span)} could not be mapped to an SGP item: ${messageOf(error)}`);
+        }
+      });
+      for (let start = 0; start < encoded.length; start += SERVER_MAX_ITEMS_PER_REQUEST) {
+        await this.send(encoded.slice(start, start + SERVER_MAX_ITEMS_PER_REQUEST), deadline, report);
       }
     }
-    for (let start = 0; start < encoded.length; start += SERVER_MAX_ITEMS_PER_REQUEST) {
-      const chunk = encoded.slice(start, start + SERVER_MAX_ITEMS_PER_REQUEST);
-      const outcome = await this.sendWithRetry(`{"items":[${chunk.join(',')}]}`, deadline);
-      report.requests += outcome.attempts;
-      report.retries += Math.max(0, outcome.attempts - 1);
-      if (outcome.error === undefined) {
-        report.exported += chunk.length;
-      } else {
-        report.error = outcome.error;
-        const permanent = outcome.error.kind === 'http' && !outcome.error.retryable;
-        report.dropped[permanent ? 'rejected' : 'exportFailed'] += chunk.length;
-      }
+    for (const outcome of outcomes) {
+      if (outcome === 'exported') report.exported += 1;
+      else if (outcome === 'retryLater') report.retryLater += 1;
+      else report.dropped[outcome] += 1;
     }
     return report;
+  }
+
+  /** Sends `records` in one request; on a content rejection, halves and tries again to isolate the culprits. */
+  private async send(records: EncodedRecord[], deadline: number, report: ExportReport): Promise<void> {
+    const outcome = await this.sendWithRetry(`{"items":[${records.map((r) => r.json).join(',')}]}`, deadline);
+    report.requests += outcome.attempts;
+    report.retries += Math.max(0, outcome.attempts - 1);
+    const error = outcome.error;
+    if (error === undefined) {
+      for (const record of records) report.outcomes[record.index] = 'exported';
+      return;
+    }
+    if (error.kind === 'http' && CONTENT_REJECTIONS.has(error.status ?? 0)) {
+      if (records.length > 1) {
+        const middle = Math.ceil(records.length / 2);
+        await this.send(records.slice(0, middle), deadline, report);
+        await this.send(records.slice(middle), deadline, report);
+        return;
+      }
+      const [record] = records as [EncodedRecord];
+      const smaller = error.status === 413 && !record.shrunk ? shrink(record) : undefined;
+      if (smaller) return this.send([smaller], deadline, report);
+      report.outcomes[record.index] = 'rejected';
+      report.error = withMessage(error, `SGP rejected span "${record.item.name}" (${record.item.id}): ${error.message}`);
+      return;
+    }
+    report.error = error;
+    const fate: RecordOutcome = isOutage(error) ? 'retryLater' : error.kind === 'http' && !error.retryable ? 'rejected' : 'exportFailed';
+    for (const record of records) report.outcomes[record.index] = fate;
   }
 
   private async sendWithRetry(body: string, deadline: number): Promise<{ attempts: number; error?: SGPExportError }> {
     const { clock, retry, timeoutMillis } = this.config;
     const signal = this.abortController.signal;
+    const aborted = () => ({
+      attempts: 0,
+      error: new SGPExportError('SGP export aborted: the exporter is shutting down', { kind: 'shutdown', retryable: false }),
+    });
     for (let attempts = 1; ; attempts += 1) {
+      const pause = this.pausedUntil - clock.now();
+      if (pause > 0) {
+        if (clock.now() + pause >= deadline) {
+          const error = new SGPExportError(`SGP asked to wait ${pause} ms (Retry-After), past the export deadline`, {
+            kind: 'timeout',
+            retryable: true,
+          });
+          return { attempts: attempts - 1, error };
+        }
+        await clock.sleep(pause, signal);
+        if (signal.aborted) return { ...aborted(), attempts: attempts - 1 };
+      }
       const remaining = deadline - clock.now();
       if (remaining <= 0) {
         const error = new SGPExportError(
@@ -165,25 +260,42 @@ export class SGPSpanExporter implements SpanExporter {
       }
       const result = await this.transport!.send(body, Math.min(timeoutMillis, remaining), signal, clock.now);
       if (result.ok) return { attempts };
+      const requested = result.error.retryAfterMillis;
+      if (requested !== undefined && requested > 0) {
+        this.pausedUntil = Math.max(this.pausedUntil, clock.now() + Math.min(requested, MAX_RETRY_AFTER_MILLIS));
+      }
       const decision = decideRetry(result.error, attempts, retry, {
         nowMillis: clock.now(),
         deadlineMillis: deadline,
         random: clock.random(),
       });
       if (!decision.retry) {
-        const why = decision.reason === 'not_retryable' ? '' : ` (gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${decision.reason === 'deadline' ? 'export deadline' : 'attempts exhausted'})`;
-        return { attempts, error: why ? withSuffix(result.error, why) : result.error };
+        if (decision.reason === 'not_retryable') return { attempts, error: result.error };
+        const why = decision.reason === 'deadline' ? 'export deadline' : 'attempts exhausted';
+        const suffix = ` (gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${why})`;
+        return { attempts, error: withMessage(result.error, `${result.error.message}${suffix}`) };
       }
       diag.debug(`sgp-otel: ${result.error.message}; retrying in ${decision.delayMillis} ms (attempt ${attempts + 1} of ${retry.maxAttempts})`);
       await clock.sleep(decision.delayMillis, signal);
-      if (signal.aborted) {
-        return {
-          attempts,
-          error: new SGPExportError('SGP export aborted: the exporter is shutting down', { kind: 'shutdown', retryable: false }),
-        };
-      }
+      if (signal.aborted) return { ...aborted(), attempts };
     }
   }
+}
+
+/** `record` with every string in its input, output and metadata cut short, marked; undefined if nothing was long. */
+function shrink(record: EncodedRecord): EncodedRecord | undefined {
+  const cuts: Cut[] = [];
+  const { input, output, metadata } = record.item;
+  const item: SGPSpanItem = {
+    ...record.item,
+    input: truncateStrings(input, SHRUNK_STRING_BYTES, 'input', cuts) as JsonObject,
+    output: truncateStrings(output, SHRUNK_STRING_BYTES, 'output', cuts) as JsonObject,
+    metadata: truncateStrings(metadata, SHRUNK_STRING_BYTES, 'metadata', cuts) as JsonObject,
+  };
+  if (cuts.length === 0) return undefined;
+  const marker = (item.metadata.sgp_otel ?? {}) as JsonObject;
+  setOwn(item.metadata, 'sgp_otel', { ...marker, truncated: cuts as unknown as JsonObject[], truncated_after: 'HTTP 413' });
+  return { index: record.index, item, json: JSON.stringify(item), shrunk: true };
 }
 
 /** The error an `export()` callback receives; carries the full report for callers that want it. */
@@ -220,8 +332,8 @@ export function announceDisabled(config: ExporterConfig, component: string): voi
   }
 }
 
-function withSuffix(error: SGPExportError, suffix: string): SGPExportError {
-  return new SGPExportError(`${error.message}${suffix}`, {
+function withMessage(error: SGPExportError, message: string): SGPExportError {
+  return new SGPExportError(message, {
     kind: error.kind,
     retryable: error.retryable,
     status: error.status,

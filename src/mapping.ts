@@ -31,11 +31,19 @@ const SPAN_KIND_NAMES: Record<number, string> = {
   [SpanKind.CONSUMER]: 'CONSUMER',
 };
 
+export interface MappingOptions {
+  /**
+   * Map the span as still running: no `end_timestamp`, and `metadata.sgp_otel.in_progress = true`.
+   * Spans that have not ended (`ended === false`) are always mapped this way.
+   */
+  inProgress?: boolean;
+}
+
 /**
- * Maps a finished OpenTelemetry span to an SGP span item. Pure: same span in, same item out.
- * Throws only on a span too malformed to identify (no span context); callers drop such spans alone.
+ * Maps an OpenTelemetry span to an SGP span item. Pure: same span in, same item out.
+ * Throws only on a span too malformed to read; callers drop such spans alone.
  */
-export function toSGPSpanItem(span: ReadableSpan): SGPSpanItem {
+export function toSGPSpanItem(span: ReadableSpan, options: MappingOptions = {}): SGPSpanItem {
   const source = span as AnySdkSpan;
   const context = source.spanContext();
   const attributes = (source.attributes ?? {}) as Record<string, unknown>;
@@ -68,7 +76,11 @@ export function toSGPSpanItem(span: ReadableSpan): SGPSpanItem {
   if (parentId) item.parent_id = parentId;
   const groupId = attributes[SGP_ATTRIBUTES.groupId];
   if (typeof groupId === 'string' && groupId !== '') item.group_id = groupId;
-  if (source.ended !== false) item.end_timestamp = hrTimeToIso(laterOf(start, source.endTime));
+  if (options.inProgress === true || source.ended === false) {
+    setOwn(metadata, 'sgp_otel', { in_progress: true });
+  } else {
+    item.end_timestamp = hrTimeToIso(laterOf(start, source.endTime));
+  }
   return item;
 }
 

@@ -1,4 +1,4 @@
-import { context, TraceFlags } from '@opentelemetry/api';
+import { context, diag, TraceFlags } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
@@ -9,21 +9,22 @@ import type { DisabledReason, ProcessorConfig, SGPSpanProcessorOptions } from '.
 import { resolveExporterConfig, resolveProcessorConfig } from './config.js';
 import { DropLog } from './drop-log.js';
 import { SGPConfigError, SGPExportError, SGPFlushError } from './errors.js';
-import type { ExportReport } from './exporter.js';
+import type { ExportRecord, ExportReport, RecordOutcome } from './exporter.js';
 import { announceDisabled, isSGPSpanExporter, SGPSpanExporter } from './exporter.js';
+import { registerExitFlush } from './exit-flush.js';
 import { BoundedQueue } from './queue.js';
 
 export interface SGPDropCounts {
   total: number;
   /** The queue held `maxQueueSize` spans when the span ended. */
   queueFull: number;
-  /** Every attempt failed (network, timeouts, 5xx/429 past the retries or the deadline). */
+  /** Retries ran out on a server error, or the exporter shut down mid-request. */
   exportFailed: number;
-  /** The server refused the batch (401, 403, 400, 409, 413, 422...): retrying cannot help. */
+  /** The server refused the span (401, 403, 400, 409, 413, 422...): retrying cannot help. */
   rejected: number;
   /** The span could not be mapped to an SGP item. */
   unmappable: number;
-  /** Still queued when `shutdown()` ran out of time. */
+  /** Still queued (or waiting out an outage) when `shutdown()` ran out of time. */
   shutdown: number;
 }
 
@@ -34,21 +35,35 @@ export interface SGPStats {
   received: number;
   /** Spans the server accepted. */
   exported: number;
-  /** Spans not settled yet: waiting in the queue or in the export in flight. */
+  /** Spans not settled yet: waiting in the queue, in the export in flight, or held during an outage. */
   queued: number;
   /** Of `queued`, those in the export in flight. */
   inFlight: number;
   dropped: SGPDropCounts;
+  /** In-progress records (`exportOnStart` start records, spans unended at shutdown); not part of `received`. */
+  inProgress: { sent: number; superseded: number; dropped: number };
   /** HTTP requests made, retries included (our own exporter), or `export()` calls (any other). */
   exportRequests: number;
   retries: number;
+  /** True while SGP is unreachable and batches wait for a retry (`retryLater` outcomes). */
+  outage: boolean;
   lastError: { message: string; kind: string | undefined; status: number | undefined; at: string } | undefined;
 }
 
 type DropReason = Exclude<keyof SGPDropCounts, 'total'>;
 
+/** A span sent as still running: a start record (`exportOnStart`) or a span unended at shutdown. */
+class InProgressRecord {
+  /** Its final record was queued before this one was taken: sending this one is pointless. */
+  superseded = false;
+  taken = false;
+  constructor(readonly span: ReadableSpan) {}
+}
+
+type QueueEntry = ReadableSpan | InProgressRecord;
+
 interface FlushWaiter {
-  /** The flush covers every span whose sequence number is below this. */
+  /** The flush covers every queue entry whose sequence number is below this. */
   mark: number;
   undelivered: number;
   reasons: Set<string>;
@@ -63,22 +78,32 @@ const DROP_REASON_TEXT: Record<DropReason, string> = {
   shutdown: 'undelivered at shutdown',
 };
 
+/** Pause between export rounds while SGP is unreachable: 1 s, 2 s, 4 s ... up to 20 s. */
+function outageCooldownMillis(rounds: number): number {
+  return Math.min(20_000, 1000 * 2 ** Math.min(rounds - 1, 10));
+}
+
 /**
  * Queues finished spans and exports them to SGP in batches: at once when a batch is full, else
  * when the schedule timer fires. One export at a time. `forceFlush()` waits for the export in
- * flight and everything queued before the call.
+ * flight and everything queued before the call. While SGP is unreachable, batches are held and
+ * retried after a pause instead of dropped; only a full queue drops spans.
  */
 export class SGPSpanProcessor implements SpanProcessor {
   private readonly config: ProcessorConfig;
   private readonly exporter: SpanExporter | undefined;
   private readonly clock: Clock;
-  private readonly queue: BoundedQueue<ReadableSpan>;
+  private readonly queue: BoundedQueue<QueueEntry>;
   private readonly dropLog: DropLog;
   private readonly disabledReason: DisabledReason | undefined;
+  /** Started spans not yet ended (for in-progress records); the value is the span's queued start record. */
+  private readonly openSpans = new Map<Span, InProgressRecord | undefined>();
+  private readonly trackOpenSpans: boolean;
+  private readonly unregisterExitFlush: () => void;
   private state: 'running' | 'shutting_down' | 'shut_down';
   private shutdownPromise: Promise<void> | undefined;
 
-  // Spans are numbered in the order they enter the queue; these counters are positions in that order.
+  // Queue entries are numbered in the order they enter the queue; these count positions in that order.
   private accepted = 0;
   private taken = 0;
   private settled = 0;
@@ -88,10 +113,16 @@ export class SGPSpanProcessor implements SpanProcessor {
   private exportKickPending = false;
   private cancelTimer: (() => void) | undefined;
   private waiters: FlushWaiter[] = [];
+  /** Entries whose export failed for an outage; sent again, first, once `pausedUntil` has passed. */
+  private held: QueueEntry[] = [];
+  private pausedUntil = 0;
+  private outageRounds = 0;
+  private exitFlushMark = 0;
 
   private received = 0;
   private exported = 0;
-  private inFlightCount = 0;
+  private pendingSpans = 0;
+  private inFlightSpans = 0;
   private readonly dropped: SGPDropCounts = {
     total: 0,
     queueFull: 0,
@@ -100,6 +131,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     unmappable: 0,
     shutdown: 0,
   };
+  private readonly inProgress = { sent: 0, superseded: 0, dropped: 0 };
   private exportRequests = 0;
   private retries = 0;
   private lastError: SGPStats['lastError'];
@@ -119,15 +151,44 @@ export class SGPSpanProcessor implements SpanProcessor {
       announceDisabled(exporterConfig, 'SGPSpanProcessor');
       if (this.disabledReason === undefined) this.exporter = new SGPSpanExporter(options, exporterConfig);
     }
-    this.state = this.disabledReason === undefined ? 'running' : 'shut_down';
-    this.queue = new BoundedQueue(this.disabledReason === undefined ? this.config.maxQueueSize : 0);
+    const enabled = this.disabledReason === undefined;
+    this.state = enabled ? 'running' : 'shut_down';
+    this.queue = new BoundedQueue(enabled ? this.config.maxQueueSize : 0);
     this.dropLog = new DropLog(Math.max(1000, this.config.scheduledDelayMillis), () => this.clock.now());
+    // In-progress records need our own exporter: a generic one would get spans that have not ended.
+    this.trackOpenSpans =
+      enabled && isSGPSpanExporter(this.exporter) && (this.config.exportOnStart || this.config.exportUnendedOnShutdown);
+    this.unregisterExitFlush = enabled && this.config.flushOnExit ? registerExitFlush(() => this.flushAtExit()) : () => undefined;
   }
 
-  onStart(_span: Span, _parentContext: Context): void {}
+  onStart(span: Span, _parentContext: Context): void {
+    if (!this.trackOpenSpans || this.state !== 'running') return;
+    try {
+      if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+      // Bounded: beyond maxQueueSize open spans, the extra ones get no in-progress record.
+      if (this.openSpans.size >= this.config.maxQueueSize) return;
+      let start: InProgressRecord | undefined;
+      if (this.config.exportOnStart) {
+        start = new InProgressRecord(span);
+        if (this.enqueue(start)) this.afterEnqueue();
+        else {
+          this.inProgress.dropped += 1;
+          start = undefined;
+        }
+      }
+      this.openSpans.set(span, start);
+    } catch {
+      // A span we cannot read gets no start record; its final record is handled in onEnd.
+    }
+  }
 
   onEnd(span: ReadableSpan): void {
     if (this.state !== 'running') return;
+    if (this.trackOpenSpans) {
+      const start = this.openSpans.get(span as Span);
+      if (start && !start.taken) start.superseded = true;
+      this.openSpans.delete(span as Span);
+    }
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
     } catch {
@@ -136,13 +197,12 @@ export class SGPSpanProcessor implements SpanProcessor {
       return;
     }
     this.received += 1;
-    if (!this.queue.push(span)) {
+    if (!this.enqueue(span)) {
       this.drop('queueFull', 1, `the queue already holds maxQueueSize (${this.config.maxQueueSize}) spans`);
       return;
     }
-    this.accepted += 1;
-    if (this.queue.size >= this.config.maxExportBatchSize) this.kickSoon();
-    else this.startTimer();
+    this.pendingSpans += 1;
+    this.afterEnqueue();
   }
 
   forceFlush(): Promise<void> {
@@ -163,25 +223,40 @@ export class SGPSpanProcessor implements SpanProcessor {
       disabledReason: this.disabledReason,
       received: this.received,
       exported: this.exported,
-      queued: this.queue.size + this.inFlightCount,
-      inFlight: this.inFlightCount,
+      queued: this.pendingSpans,
+      inFlight: this.inFlightSpans,
       dropped: { ...this.dropped },
+      inProgress: { ...this.inProgress },
       exportRequests: this.exportRequests,
       retries: this.retries,
+      outage: this.held.length > 0,
       lastError: this.lastError ? { ...this.lastError } : undefined,
     };
+  }
+
+  private enqueue(entry: QueueEntry): boolean {
+    if (!this.queue.push(entry)) return false;
+    this.accepted += 1;
+    return true;
+  }
+
+  private afterEnqueue(): void {
+    if (this.queue.size >= this.config.maxExportBatchSize) this.kickSoon();
+    else this.startTimer(this.config.scheduledDelayMillis);
   }
 
   private async runShutdown(): Promise<void> {
     if (this.disabledReason !== undefined) return;
     this.state = 'shutting_down';
+    this.unregisterExitFlush();
+    if (this.config.exportUnendedOnShutdown) this.queueUnendedSpans();
     let failure: unknown;
     try {
       await this.flushQueued('shutdown');
     } catch (error) {
       failure = error;
     }
-    // From here no new export starts; what is still queued is counted as undelivered below.
+    // From here no new export starts; what is still queued or held is counted as undelivered below.
     this.state = 'shut_down';
     this.stopTimer();
     if (failure !== undefined && isSGPSpanExporter(this.exporter)) {
@@ -189,12 +264,8 @@ export class SGPSpanProcessor implements SpanProcessor {
       await this.exporter.abort();
       await this.exportInFlight;
     }
-    const left = this.queue.take(this.queue.size);
-    if (left.length > 0) {
-      this.taken += left.length;
-      this.settled += left.length;
-      this.drop('shutdown', left.length, 'shutdown() ran out of time before they were exported');
-    }
+    this.discard([...this.held, ...this.queue.take(this.queue.size)]);
+    this.held = [];
     try {
       await this.exporter!.shutdown();
     } catch (error) {
@@ -202,6 +273,38 @@ export class SGPSpanProcessor implements SpanProcessor {
     }
     this.dropLog.flush(true);
     if (failure !== undefined) throw failure;
+  }
+
+  /** Spans that started but never ended: queued as in-progress records, unless their start record still is. */
+  private queueUnendedSpans(): void {
+    if (!this.trackOpenSpans) return;
+    for (const [span, start] of this.openSpans) {
+      if (start && !start.taken) continue;
+      if (this.enqueue(new InProgressRecord(span))) continue;
+      this.inProgress.dropped += 1;
+    }
+    this.openSpans.clear();
+  }
+
+  private discard(entries: QueueEntry[]): void {
+    let spans = 0;
+    for (const entry of entries) {
+      if (entry instanceof InProgressRecord) this.inProgress.dropped += 1;
+      else spans += 1;
+    }
+    this.taken += entries.length;
+    this.settled += entries.length;
+    this.pendingSpans -= spans;
+    if (spans > 0) this.drop('shutdown', spans, 'shutdown() ran out of time before they were delivered');
+  }
+
+  /** Flushes once when the process is about to exit without shutdown(), if spans arrived since the last time. */
+  private flushAtExit(): void {
+    if (this.state !== 'running' || this.accepted === this.exitFlushMark || this.settled >= this.accepted) return;
+    this.exitFlushMark = this.accepted;
+    this.forceFlush().catch((error: unknown) => {
+      diag.warn(`sgp-otel: flush at process exit incomplete: ${error instanceof Error ? error.message : String(error)}`);
+    });
   }
 
   /**
@@ -225,7 +328,7 @@ export class SGPSpanProcessor implements SpanProcessor {
           else if (waiter.undelivered > 0) {
             reject(
               new SGPFlushError(
-                `sgp-otel ${label}: ${waiter.undelivered} span${waiter.undelivered === 1 ? ' was' : 's were'} not delivered (${[...waiter.reasons].join('; ')})`,
+                `sgp-otel ${label}: ${plural(waiter.undelivered, 'span was', 'spans were')} not delivered (${[...waiter.reasons].join('; ')})`,
                 waiter.undelivered,
                 false,
               ),
@@ -236,9 +339,10 @@ export class SGPSpanProcessor implements SpanProcessor {
       const cancelTimeout = this.clock.schedule(() => {
         const pending = Math.max(0, mark - this.settled);
         const undelivered = pending + waiter.undelivered;
+        const why = [`${pending} still queued, in flight or waiting for SGP to come back`, ...waiter.reasons];
         waiter.settle(
           new SGPFlushError(
-            `sgp-otel ${label} timed out after ${timeoutMillis} ms: ${undelivered} span${undelivered === 1 ? ' was' : 's were'} not delivered (${pending} still queued or in flight${waiter.reasons.size ? `; ${[...waiter.reasons].join('; ')}` : ''})`,
+            `sgp-otel ${label} timed out after ${timeoutMillis} ms: ${plural(undelivered, 'span was', 'spans were')} not delivered (${why.join('; ')})`,
             undelivered,
             true,
           ),
@@ -276,38 +380,74 @@ export class SGPSpanProcessor implements SpanProcessor {
   /** Exports the next batch if one is due and no export is running. */
   private pump(): void {
     if (this.exportInFlight || this.state === 'shut_down') return;
-    const due =
-      this.queue.size >= this.config.maxExportBatchSize || (this.queue.size > 0 && this.drainUntil > this.taken);
-    if (!due) {
-      this.startTimer();
-      return;
+    let batch: QueueEntry[];
+    if (this.held.length > 0) {
+      // During an outage, wait out the pause, unless a flush wants delivery now.
+      const wait = this.pausedUntil - this.clock.now();
+      if (wait > 0 && this.waiters.length === 0) {
+        this.stopTimer();
+        this.startTimer(wait);
+        return;
+      }
+      batch = this.held;
+      this.held = [];
+    } else {
+      const due =
+        this.queue.size >= this.config.maxExportBatchSize || (this.queue.size > 0 && this.drainUntil > this.taken);
+      if (!due) {
+        this.startTimer(this.config.scheduledDelayMillis);
+        return;
+      }
+      batch = this.queue.take(this.config.maxExportBatchSize);
+      this.taken += batch.length;
     }
     this.stopTimer();
-    const batch = this.queue.take(this.config.maxExportBatchSize);
-    const first = this.taken;
-    this.taken += batch.length;
-    this.inFlightCount = batch.length;
-    this.exportInFlight = this.exportOne(batch).then((report) => {
-      this.inFlightCount = 0;
-      this.settled += batch.length;
+    this.exportInFlight = this.exportEntries(batch).then(() => {
       this.exportInFlight = undefined;
-      this.account(report, first);
       this.settleWaiters();
       this.dropLog.flush();
       this.pump();
     });
   }
 
-  /** Runs one export; never rejects. */
-  private async exportOne(batch: ReadableSpan[]): Promise<ExportReport> {
+  /** Exports one batch and accounts for every entry in it. Never rejects. */
+  private async exportEntries(batch: QueueEntry[]): Promise<void> {
+    const sent: QueueEntry[] = [];
+    const records: ExportRecord[] = [];
+    let settledNow = 0;
+    for (const entry of batch) {
+      if (entry instanceof InProgressRecord) {
+        entry.taken = true;
+        if (entry.superseded) {
+          this.inProgress.superseded += 1;
+          settledNow += 1;
+          continue;
+        }
+        records.push({ span: entry.span, inProgress: true });
+      } else {
+        records.push({ span: entry, inProgress: false });
+      }
+      sent.push(entry);
+    }
+    this.settled += settledNow;
+    if (sent.length === 0) return;
+    const spans = records.filter((r) => !r.inProgress).length;
+    this.inFlightSpans = spans;
+    const report = await this.exportOne(records);
+    this.inFlightSpans = 0;
+    this.account(sent, report);
+  }
+
+  private async exportOne(records: ExportRecord[]): Promise<ExportReport> {
     try {
       const exporter = this.exporter!;
       if (isSGPSpanExporter(exporter)) {
-        return await exporter.exportBatch(batch, this.clock.now() + this.config.exportTimeoutMillis);
+        return await exporter.exportRecords(records, this.clock.now() + this.config.exportTimeoutMillis);
       }
-      return await context.with(suppressTracing(context.active()), () => this.exportThroughCallback(exporter, batch));
+      const spans = records.map((r) => r.span);
+      return await context.with(suppressTracing(context.active()), () => this.exportThroughCallback(exporter, spans));
     } catch (error) {
-      return failedReport(batch.length, error instanceof Error ? error : new Error(String(error)));
+      return uniformReport(records.length, 'exportFailed', error instanceof Error ? error : new Error(String(error)));
     }
   }
 
@@ -322,39 +462,67 @@ export class SGPSpanProcessor implements SpanProcessor {
         resolve(report);
       };
       const cancel = this.clock.schedule(
-        () => finish(failedReport(batch.length, new Error(`export did not finish within ${this.config.exportTimeoutMillis} ms`))),
+        () =>
+          finish(uniformReport(batch.length, 'exportFailed', new Error(`export did not finish within ${this.config.exportTimeoutMillis} ms`))),
         this.config.exportTimeoutMillis,
       );
       const onResult = (result: ExportResult) =>
         finish(
           result.code === ExportResultCode.SUCCESS
-            ? { exported: batch.length, dropped: { rejected: 0, exportFailed: 0, unmappable: 0 }, requests: 1, retries: 0, error: undefined }
-            : failedReport(batch.length, result.error ?? new Error('the exporter reported a failure')),
+            ? uniformReport(batch.length, 'exported', undefined)
+            : uniformReport(batch.length, 'exportFailed', result.error ?? new Error('the exporter reported a failure')),
         );
       try {
         exporter.export(batch, onResult);
       } catch (error) {
-        finish(failedReport(batch.length, error instanceof Error ? error : new Error(String(error))));
+        finish(uniformReport(batch.length, 'exportFailed', error instanceof Error ? error : new Error(String(error))));
       }
     });
   }
 
-  private account(report: ExportReport, firstSequence: number): void {
-    this.exported += report.exported;
+  /** Books each entry's outcome; entries to retry later are held and the outage pause starts. */
+  private account(sent: QueueEntry[], report: ExportReport): void {
     this.exportRequests += report.requests;
     this.retries += report.retries;
-    const detail = report.error?.message ?? 'unknown error';
     if (report.error) this.recordError(report.error);
-    for (const reason of ['rejected', 'exportFailed', 'unmappable'] as const) {
-      const count = report.dropped[reason];
-      if (count === 0) continue;
+    const detail = report.error?.message ?? 'unknown error';
+    const drops: Partial<Record<DropReason, number>> = {};
+    const held: QueueEntry[] = [];
+    let settledSpans = 0;
+    sent.forEach((entry, i) => {
+      const outcome: RecordOutcome = report.outcomes[i] ?? 'exportFailed';
+      if (outcome === 'retryLater') {
+        held.push(entry);
+        return;
+      }
+      if (entry instanceof InProgressRecord) {
+        if (outcome === 'exported') this.inProgress.sent += 1;
+        else this.inProgress.dropped += 1;
+        return;
+      }
+      settledSpans += 1;
+      if (outcome === 'exported') this.exported += 1;
+      else drops[outcome] = (drops[outcome] ?? 0) + 1;
+    });
+    this.pendingSpans -= settledSpans;
+    this.settled += sent.length - held.length;
+    for (const [reason, count] of Object.entries(drops) as [DropReason, number][]) {
       this.drop(reason, count, detail);
       for (const waiter of this.waiters) {
-        if (firstSequence < waiter.mark) {
-          waiter.undelivered += count;
-          waiter.reasons.add(`${count} ${DROP_REASON_TEXT[reason]}: ${detail}`);
-        }
+        waiter.undelivered += count;
+        waiter.reasons.add(`${count} ${DROP_REASON_TEXT[reason]}: ${detail}`);
       }
+    }
+    if (held.length > 0) {
+      this.held = held;
+      this.outageRounds += 1;
+      this.pausedUntil = this.clock.now() + outageCooldownMillis(this.outageRounds);
+      if (this.outageRounds === 1) {
+        diag.warn(`sgp-otel: SGP is unreachable (${detail}); holding spans and retrying, up to maxQueueSize (${this.config.maxQueueSize})`);
+      }
+    } else if (this.outageRounds > 0 && report.exported > 0) {
+      diag.info(`sgp-otel: SGP is reachable again after ${this.outageRounds} failed round${this.outageRounds === 1 ? '' : 's'}`);
+      this.outageRounds = 0;
     }
   }
 
@@ -380,14 +548,14 @@ export class SGPSpanProcessor implements SpanProcessor {
     };
   }
 
-  private startTimer(): void {
-    if (this.cancelTimer || this.queue.size === 0 || this.state === 'shut_down') return;
+  private startTimer(delayMillis: number): void {
+    if (this.cancelTimer || (this.queue.size === 0 && this.held.length === 0) || this.state === 'shut_down') return;
     this.cancelTimer = this.clock.schedule(() => {
       this.cancelTimer = undefined;
       this.drainUntil = Math.max(this.drainUntil, this.accepted);
       this.dropLog.flush();
       this.pump();
-    }, this.config.scheduledDelayMillis);
+    }, delayMillis);
   }
 
   private stopTimer(): void {
@@ -396,8 +564,21 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 }
 
-function failedReport(spans: number, error: Error): ExportReport {
-  return { exported: 0, dropped: { rejected: 0, exportFailed: spans, unmappable: 0 }, requests: 1, retries: 0, error };
+function uniformReport(count: number, outcome: RecordOutcome, error: Error | undefined): ExportReport {
+  const exported = outcome === 'exported' ? count : 0;
+  return {
+    exported,
+    dropped: { rejected: 0, exportFailed: outcome === 'exportFailed' ? count : 0, unmappable: 0 },
+    retryLater: 0,
+    outcomes: new Array<RecordOutcome>(count).fill(outcome),
+    requests: 1,
+    retries: 0,
+    error,
+  };
+}
+
+function plural(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`;
 }
 
 function noop(): void {}

@@ -11,6 +11,9 @@ describe('processor configuration', () => {
       maxExportBatchSize: 50,
       scheduledDelayMillis: 4000,
       exportTimeoutMillis: 30000,
+      exportOnStart: false,
+      exportUnendedOnShutdown: true,
+      flushOnExit: true,
     });
   });
 
@@ -20,13 +23,16 @@ describe('processor configuration', () => {
       SGP_BSP_MAX_EXPORT_BATCH_SIZE: '10',
       SGP_BSP_SCHEDULE_DELAY: '250',
       SGP_BSP_EXPORT_TIMEOUT: '5000',
+      SGP_EXPORT_ON_START: 'true',
     };
-    expect(resolveProcessorConfig({ env })).toEqual({
+    expect(resolveProcessorConfig({ env })).toMatchObject({
       maxQueueSize: 100,
       maxExportBatchSize: 10,
       scheduledDelayMillis: 250,
       exportTimeoutMillis: 5000,
+      exportOnStart: true,
     });
+    expect(resolveProcessorConfig({ env, exportOnStart: false }).exportOnStart).toBe(false);
     expect(resolveProcessorConfig({ env, maxQueueSize: 7, maxExportBatchSize: 7 }).maxQueueSize).toBe(7);
   });
 
@@ -59,6 +65,12 @@ describe('processor configuration', () => {
       `Invalid environment variable ${name}: expected a whole number`,
     );
     expect(() => resolveProcessorConfig({ env: { [name]: value } })).toThrow(`got "${value}"`);
+  });
+
+  it('rejects SGP_EXPORT_ON_START values that are not true/false/1/0', () => {
+    expect(() => resolveProcessorConfig({ env: { SGP_EXPORT_ON_START: 'yes' } })).toThrow(
+      'Invalid environment variable SGP_EXPORT_ON_START: expected true or false, got "yes"',
+    );
   });
 
   it('throws from the SGPSpanProcessor constructor', () => {
@@ -113,6 +125,19 @@ describe('exporter configuration', () => {
     [{ headers: { 'x-extra': 5 } }, 'Invalid option headers: header "x-extra" must be a string'],
   ])('rejects %j', (options, message) => {
     expect(() => resolveExporterConfig({ env: {}, ...(options as object) })).toThrow(message);
+  });
+
+  it('refuses to send credentials over plain http to a host other than loopback', () => {
+    const creds = { env: {}, apiKey: API_KEY, accountId: 'a' };
+    expect(() => resolveExporterConfig({ ...creds, baseUrl: 'http://sgp.example.com' })).toThrow(
+      'Refusing to send the SGP API key over plain http to sgp.example.com: use an https:// base URL, or set allowInsecureHttp: true',
+    );
+    expect(resolveExporterConfig({ ...creds, baseUrl: 'http://sgp.example.com', allowInsecureHttp: true }).endpoint.host).toBe('sgp.example.com');
+    for (const loopback of ['http://127.0.0.1:5003/public', 'http://localhost:8080', 'http://[::1]:9000']) {
+      expect(resolveExporterConfig({ ...creds, baseUrl: loopback }).disabledReason).toBeUndefined();
+    }
+    // Without credentials nothing would be sent, so there is nothing to refuse.
+    expect(resolveExporterConfig({ env: {}, baseUrl: 'http://sgp.example.com' }).disabledReason).toBe('missing_credentials');
   });
 
   it('names SGP_CLIENT_BASE_URL when the bad URL came from the environment, without its password', () => {

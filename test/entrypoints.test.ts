@@ -70,7 +70,7 @@ describe('package entry points', () => {
     expect(server.items.map((i) => i.name)).toContain('from-entry-point');
   });
 
-  it('lets a program that never calls shutdown exit on its own (timers are unref\'d)', async () => {
+  it('flushes once when a program ends without calling shutdown, then exits', async () => {
     server.reset();
     await run(
       [
@@ -79,11 +79,30 @@ describe('package entry points', () => {
         `import { SGPSpanProcessor } from 'sgp-otel';
          import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
          const provider = new BasicTracerProvider({ spanProcessors: [new SGPSpanProcessor({ scheduledDelayMillis: 60000 })] });
-         provider.getTracer('t').startSpan('never-flushed').end();`,
+         provider.getTracer('t').startSpan('flushed-at-exit').end();`,
       ],
       env(),
     );
-    // run() resolved: the process exited although a 60 s schedule timer was pending.
-    expect(server.requests).toHaveLength(0);
+    expect(server.items.map((i) => i.name)).toEqual(['flushed-at-exit']);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('exits on its own with flushOnExit: false: no timer or socket of ours keeps it alive', async () => {
+    server.reset();
+    await run(
+      [
+        '--input-type=module',
+        '-e',
+        `import { SGPSpanProcessor } from 'sgp-otel';
+         import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+         const processor = new SGPSpanProcessor({ scheduledDelayMillis: 60000, flushOnExit: false, maxExportBatchSize: 2 });
+         const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+         for (const name of ['a', 'b', 'c']) provider.getTracer('t').startSpan(name).end();`,
+      ],
+      env(),
+    );
+    // run() resolved: the process exited with a 60 s schedule timer pending and a keep-alive
+    // connection open (the full batch of 2 was sent; the third span waited for the timer).
+    expect(server.items.map((i) => i.name).sort()).toEqual(['a', 'b']);
   });
 });

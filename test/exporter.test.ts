@@ -57,7 +57,9 @@ describe('SGPSpanExporter over HTTP', () => {
     const report = await exporter.exportBatch(makeSpans(5));
     expect(server.requests.map((r) => r.status)).toEqual([503, 503, 503, 503]);
     expect(clock.sleeps).toEqual([400, 800, 1600]);
-    expect(report).toMatchObject({ exported: 0, dropped: { exportFailed: 5, rejected: 0, unmappable: 0 }, requests: 4, retries: 3 });
+    // 503 means SGP is unavailable: the spans are fine, so the caller may send them again later.
+    expect(report).toMatchObject({ exported: 0, retryLater: 5, dropped: { exportFailed: 0, rejected: 0, unmappable: 0 }, requests: 4, retries: 3 });
+    expect(report.outcomes).toEqual(Array(5).fill('retryLater'));
     expect(report.error).toBeInstanceOf(SGPExportError);
     expect(report.error!.message).toContain('HTTP 503');
     expect(report.error!.message).toContain('gave up after 4 attempts');
@@ -88,7 +90,7 @@ describe('SGPSpanExporter over HTTP', () => {
     await exporter.shutdown();
   });
 
-  it.each([400, 401, 403, 404, 409, 413, 422])('does not retry HTTP %i and counts the batch as rejected', async (status) => {
+  it.each([401, 403, 404])('does not retry HTTP %i and counts the whole batch as rejected', async (status) => {
     const clock = virtualClock();
     const exporter = new SGPSpanExporter({ ...credentials(server.url), clock });
     server.failNext(1, status, { body: JSON.stringify({ detail: `nope ${status}` }) });
@@ -97,6 +99,28 @@ describe('SGPSpanExporter over HTTP', () => {
     expect(clock.sleeps).toEqual([]);
     expect(report).toMatchObject({ exported: 0, dropped: { rejected: 2, exportFailed: 0 } });
     expect(report.error).toMatchObject({ kind: 'http', status, retryable: false, message: `SGP answered HTTP ${status}: nope ${status}` });
+    await exporter.shutdown();
+  });
+
+  it.each([400, 409, 413, 422])('does not retry a single span refused with HTTP %i, and drops it as rejected', async (status) => {
+    const clock = virtualClock();
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock });
+    server.failNext(2, status, { body: JSON.stringify({ detail: `nope ${status}` }) });
+    const [span] = makeSpans(1);
+    const report = await exporter.exportBatch([span!]);
+    // A 413 gets one more try with its strings shortened; here there is nothing long to shorten.
+    expect(server.requests).toHaveLength(1);
+    expect(clock.sleeps).toEqual([]);
+    expect(report).toMatchObject({ exported: 0, dropped: { rejected: 1, exportFailed: 0 } });
+    expect(report.error!.message).toBe(`SGP rejected span "span-0" (${span!.spanContext().spanId}): SGP answered HTTP ${status}: nope ${status}`);
+    await exporter.shutdown();
+  });
+
+  it('gives up on a 500 after 4 attempts and counts the batch as failed, not to be retried later', async () => {
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock: virtualClock() });
+    server.failNext(4, 500);
+    const report = await exporter.exportBatch(makeSpans(3));
+    expect(report).toMatchObject({ exported: 0, retryLater: 0, dropped: { exportFailed: 3 }, requests: 4 });
     await exporter.shutdown();
   });
 
@@ -123,7 +147,7 @@ describe('SGPSpanExporter over HTTP', () => {
     await closed.close();
     const exporter = new SGPSpanExporter({ ...credentials(url), clock: virtualClock() });
     const report = await exporter.exportBatch(makeSpans(1));
-    expect(report).toMatchObject({ requests: 4, dropped: { exportFailed: 1 } });
+    expect(report).toMatchObject({ requests: 4, retryLater: 1, dropped: { exportFailed: 0 } });
     expect(report.error).toMatchObject({ kind: 'network', code: 'ECONNREFUSED', retryable: true });
     await exporter.shutdown();
   });

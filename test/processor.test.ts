@@ -197,7 +197,7 @@ describe('forceFlush', () => {
     const error = await flushed;
     expect(error).toMatchObject({ timedOut: true, undelivered: 4 });
     expect((error as Error).message).toBe(
-      'sgp-otel forceFlush timed out after 300 ms: 4 spans were not delivered (4 still queued or in flight)',
+      'sgp-otel forceFlush timed out after 300 ms: 4 spans were not delivered (4 still queued, in flight or waiting for SGP to come back)',
     );
     await eventually(() => processor.getStats().queued === 0);
     expect(processor.getStats().dropped).toMatchObject({ total: 4, exportFailed: 4 });
@@ -351,7 +351,7 @@ describe('stats', () => {
     const processor = new SGPSpanProcessor({ ...credentials(server.url), clock, maxExportBatchSize: 10 });
     const provider = providerWith(processor);
     server.failNext(1, 503);
-    server.failNext(1, 422);
+    server.failNext(1, 401);
     endSpans(provider, 30);
     await processor.forceFlush().catch(() => undefined);
     const stats = processor.getStats();
