@@ -47,6 +47,8 @@ export interface SGPStats {
   retries: number;
   /** True while SGP is unreachable and batches wait for a retry (`retryLater` outcomes). */
   outage: boolean;
+  /** Spans started and not yet ended, tracked for in-progress records (0 when neither feature is on). */
+  open: number;
   lastError: { message: string; kind: string | undefined; status: number | undefined; at: string } | undefined;
 }
 
@@ -230,6 +232,7 @@ export class SGPSpanProcessor implements SpanProcessor {
       exportRequests: this.exportRequests,
       retries: this.retries,
       outage: this.held.length > 0,
+      open: this.openSpans.size,
       lastError: this.lastError ? { ...this.lastError } : undefined,
     };
   }
@@ -315,6 +318,8 @@ export class SGPSpanProcessor implements SpanProcessor {
     const mark = this.accepted;
     if (this.settled >= mark) return Promise.resolve();
     this.drainUntil = Math.max(this.drainUntil, mark);
+    // Try held spans once more right away; if that round fails too, the outage pause applies again.
+    this.pausedUntil = Math.min(this.pausedUntil, this.clock.now());
     return new Promise<void>((resolve, reject) => {
       const timeoutMillis = this.config.exportTimeoutMillis;
       const waiter: FlushWaiter = {
@@ -382,9 +387,9 @@ export class SGPSpanProcessor implements SpanProcessor {
     if (this.exportInFlight || this.state === 'shut_down') return;
     let batch: QueueEntry[];
     if (this.held.length > 0) {
-      // During an outage, wait out the pause, unless a flush wants delivery now.
+      // During an outage, wait out the pause (a flush lifts it once: see flushQueued).
       const wait = this.pausedUntil - this.clock.now();
-      if (wait > 0 && this.waiters.length === 0) {
+      if (wait > 0) {
         this.stopTimer();
         this.startTimer(wait);
         return;

@@ -55,6 +55,11 @@ export interface SGPTestServer {
   dropNextConnections(count: number): void;
   /** Every later answer waits this long first (0 to stop). */
   setResponseDelay(ms: number): void;
+  /**
+   * From now on, a batch containing an item for which `predicate` is true is refused whole with
+   * `status` (default 422), as SGP refuses a batch for one invalid item. `undefined` stops it.
+   */
+  rejectItems(predicate: ((item: SGPSpanItem) => boolean) | undefined, status?: number, detail?: string): void;
   /** Resolves once at least `count` distinct spans are stored; rejects after `timeoutMillis` (default 5000). */
   waitForItems(count: number, timeoutMillis?: number): Promise<SGPSpanItem[]>;
   /** Forgets stored spans, recorded requests and pending faults. */
@@ -74,6 +79,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
   const events = new EventEmitter();
   events.setMaxListeners(0);
   let responseDelay = 0;
+  let itemRejection: { predicate: (item: SGPSpanItem) => boolean; status: number; detail: string } | undefined;
 
   const server = http.createServer((req, res) => {
     const record: RecordedRequest = {
@@ -139,6 +145,10 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       if (Array.isArray(items)) record.ids = items.map((item) => String((item as { id?: unknown })?.id ?? ''));
       const rejection = validateBatch(body, traceOfSpan);
       if (rejection) return answer(rejection.status, { detail: rejection.detail });
+      const refused = itemRejection && (items as SGPSpanItem[]).findIndex(itemRejection.predicate);
+      if (itemRejection && refused !== undefined && refused >= 0) {
+        return answer(itemRejection.status, { detail: `items[${refused}]: ${itemRejection.detail}` });
+      }
       const accepted = (items as SGPSpanItem[]).map((item) => upsert(item));
       events.emit('stored');
       return answer(200, { items: accepted, object: 'list' });
@@ -180,6 +190,9 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
     setResponseDelay(ms) {
       responseDelay = ms;
     },
+    rejectItems(predicate, status = 422, detail = 'item refused by the test server') {
+      itemRejection = predicate ? { predicate, status, detail } : undefined;
+    },
     waitForItems(count, timeoutMillis = 5000) {
       return new Promise((resolve, reject) => {
         const check = () => {
@@ -205,6 +218,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       requests.length = 0;
       faults.length = 0;
       responseDelay = 0;
+      itemRejection = undefined;
     },
     close() {
       return new Promise((resolve) => {

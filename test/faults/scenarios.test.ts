@@ -1,0 +1,242 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SGPFlushError } from '../../src/errors.js';
+import { SGPSpanExporter } from '../../src/exporter.js';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ACCOUNT_ID, API_KEY, eventually, virtualClock } from '../helpers.js';
+import { makeRig } from './rig.js';
+import type { Rig } from './rig.js';
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+describe('fault injection', () => {
+  it('runs with --unhandled-rejections=strict', () => {
+    expect(process.execArgv).toContain('--unhandled-rejections=strict');
+  });
+
+  it('server down for a while, then up: spans wait and are all delivered', async () => {
+    rig = await makeRig();
+    await rig.down();
+    rig.end(120);
+    await eventually(() => rig!.processor.getStats().outage);
+    expect(rig.processor.getStats()).toMatchObject({ received: 120, queued: 120, dropped: { total: 0 } });
+    expect(rig.diag.at('warn').some((w) => w.includes('SGP is unreachable'))).toBe(true);
+    rig.clock.advance(60_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(rig.processor.getStats().queued).toBe(120);
+    await rig.up();
+    await rig.settle();
+    expect(rig.processor.getStats()).toMatchObject({ exported: 120, dropped: { total: 0 }, outage: false });
+    rig.check();
+  });
+
+  it('503 with Retry-After: the wait the server asked for is used', async () => {
+    rig = await makeRig();
+    rig.server.failNext(1, 503, { retryAfter: '7' });
+    rig.end(10);
+    await rig.settle();
+    expect(rig.clock.sleeps).toContain(7000);
+    expect(rig.processor.getStats()).toMatchObject({ exported: 10, retries: 1 });
+    rig.check();
+  });
+
+  it('Retry-After slows later batches too, not only the one that got it', async () => {
+    const clock = virtualClock();
+    rig = await makeRig();
+    const exporter = new SGPSpanExporter({ apiKey: API_KEY, accountId: ACCOUNT_ID, baseUrl: rig.server.url, env: {}, clock, maxAttempts: 1 });
+    const memory = new InMemorySpanExporter();
+    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] }).getTracer('t');
+    tracer.startSpan('a').end();
+    tracer.startSpan('b').end();
+    const [a, b] = memory.getFinishedSpans();
+    rig.server.failNext(1, 429, { retryAfter: '5' });
+    expect((await exporter.exportBatch([a!])).retryLater).toBe(1);
+    expect(clock.sleeps).toEqual([]);
+    expect((await exporter.exportBatch([b!])).exported).toBe(1);
+    expect(clock.sleeps).toEqual([5000]);
+    await exporter.shutdown();
+  });
+
+  it('429 storm: every span is delivered once the storm passes', async () => {
+    rig = await makeRig();
+    rig.server.failNext(30, 429);
+    rig.end(150);
+    await rig.settle();
+    expect(rig.processor.getStats()).toMatchObject({ exported: 150, dropped: { total: 0 } });
+    expect(rig.server.requests.filter((r) => r.status === 429)).toHaveLength(30);
+    rig.check();
+  });
+
+  it('connection reset mid-request: retried and delivered', async () => {
+    rig = await makeRig();
+    rig.server.dropNextConnections(5);
+    rig.end(100);
+    await rig.settle();
+    expect(rig.processor.getStats()).toMatchObject({ exported: 100, dropped: { total: 0 } });
+    rig.check();
+  });
+
+  it('responses slower than the request timeout: retried later, delivered once the server is fast again', async () => {
+    rig = await makeRig({ timeoutMillis: 50 });
+    rig.server.setResponseDelay(300);
+    rig.end(20);
+    rig.clock.advance(4000);
+    await eventually(() => rig!.processor.getStats().outage);
+    expect(rig.processor.getStats().lastError).toMatchObject({ kind: 'timeout' });
+    rig.server.setResponseDelay(0);
+    await rig.settle();
+    expect(rig.processor.getStats()).toMatchObject({ exported: 20, dropped: { total: 0 } });
+    rig.check();
+  });
+
+  it('a poison span in a batch of 50 (422): the 49 others are delivered, the poison one is dropped with the reason', async () => {
+    rig = await makeRig();
+    rig.server.rejectItems((item) => item.name.startsWith('poison'), 422, 'metadata too deep');
+    const good = rig.end(24, 'good');
+    rig.end(1, 'poison');
+    good.push(...rig.end(25, 'good'));
+    const error = await rig.capture(rig.processor.forceFlush());
+    expect(error).toBeInstanceOf(SGPFlushError);
+    expect((error as SGPFlushError).undelivered).toBe(1);
+    expect((error as Error).message).toContain('1 rejected by SGP: SGP rejected span "poison-24"');
+    expect((error as Error).message).toContain('HTTP 422: items[0]: metadata too deep');
+    expect(rig.server.items.map((i) => i.id).sort()).toEqual(good.sort());
+    expect(rig.processor.getStats()).toMatchObject({ exported: 49, dropped: { total: 1, rejected: 1 } });
+    // Halving 50 down to the culprit: 1 + 2 * ceil(log2(50)) requests at most.
+    expect(rig.server.requests.length).toBeLessThanOrEqual(13);
+    rig.check();
+  });
+
+  it('a 413 for a huge span: it is sent truncated and marked, its batch-mates as they are', async () => {
+    rig = await makeRig({}, { maxBodyBytes: 256 * 1024 });
+    rig.end(5, 'small');
+    const [huge] = rig.end(1, 'huge', { 'sgp.input': 'x'.repeat(1024 * 1024) });
+    rig.end(4, 'small');
+    await rig.capture(rig.processor.forceFlush());
+    expect(rig.errors).toEqual([]);
+    const item = rig.server.items.find((i) => i.id === huge)!;
+    expect(Buffer.byteLength(item.input.value as string)).toBeLessThanOrEqual(2048);
+    expect(item.metadata.sgp_otel).toEqual({
+      truncated: [{ path: 'input.value', original_bytes: 1024 * 1024 }],
+      truncated_after: 'HTTP 413',
+    });
+    expect(rig.processor.getStats()).toMatchObject({ exported: 10, dropped: { total: 0 } });
+    rig.check();
+  });
+
+  it('401 (bad key): one request per batch, no retries, one clear error', async () => {
+    rig = await makeRig({}, { apiKey: 'the-real-key' });
+    rig.end(200);
+    const error = await rig.capture(rig.processor.forceFlush());
+    expect((error as Error).message).toContain('SGP answered HTTP 401: Invalid API key');
+    expect(rig.server.requests.map((r) => r.status)).toEqual([401, 401, 401, 401]);
+    expect(rig.processor.getStats()).toMatchObject({ exported: 0, retries: 0, dropped: { rejected: 200 } });
+    const warnings = rig.diag.at('warn');
+    expect(warnings.length).toBeLessThanOrEqual(2);
+    expect(warnings[0]).toContain('(rejected by SGP): SGP answered HTTP 401: Invalid API key');
+    rig.check();
+  });
+
+  it('a burst of 20,000 spans: the queue keeps 4000, the rest are counted, a few warnings carry the count', async () => {
+    rig = await makeRig();
+    rig.end(20_000);
+    expect(rig.processor.getStats()).toMatchObject({ received: 20_000, dropped: { queueFull: 16_000 } });
+    await rig.settle();
+    await rig.processor.shutdown();
+    expect(rig.processor.getStats()).toMatchObject({ exported: 4000, dropped: { total: 16_000 } });
+    const warnings = rig.diag.at('warn');
+    expect(warnings.length).toBeLessThanOrEqual(3);
+    const counted = warnings.map((w) => Number(/dropped (\d+) spans? \(queue full\)/.exec(w)?.[1] ?? 0)).reduce((a, b) => a + b, 0);
+    expect(counted).toBe(16_000);
+    rig.check();
+  });
+
+  it('shutdown during an outage: settles at its timeout and counts the spans it could not deliver', async () => {
+    rig = await makeRig({ exportTimeoutMillis: 10_000 });
+    await rig.down();
+    rig.end(30);
+    rig.clock.advance(4000);
+    await eventually(() => rig!.processor.getStats().outage);
+    let settled = false;
+    const shutdown = rig.capture(rig.processor.shutdown()).finally(() => {
+      settled = true;
+    });
+    await rig.driveUntil(() => settled);
+    const error = await shutdown;
+    expect(error).toBeInstanceOf(SGPFlushError);
+    expect(error).toMatchObject({ timedOut: true, undelivered: 30 });
+    expect(rig.processor.getStats()).toMatchObject({ received: 30, exported: 0, queued: 0, dropped: { shutdown: 30 } });
+    rig.check();
+  });
+
+  it('forceFlush racing shutdown: both settle and every span is delivered', async () => {
+    rig = await makeRig();
+    rig.end(120);
+    const flush = rig.processor.forceFlush();
+    const shutdown = rig.processor.shutdown();
+    const lateFlush = rig.processor.forceFlush();
+    const results = await Promise.allSettled([flush, shutdown, lateFlush]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    expect(rig.processor.getStats()).toMatchObject({ exported: 120, queued: 0 });
+    rig.check();
+  });
+
+  it('exportOnStart, start and end in the same batch: only the final record is sent', async () => {
+    rig = await makeRig({ exportOnStart: true });
+    const [id] = rig.end(1, 'quick');
+    await rig.processor.forceFlush();
+    expect(rig.server.requests.filter((r) => r.ids.includes(id!))).toHaveLength(1);
+    expect(rig.server.items[0]!.end_timestamp).toBeDefined();
+    expect(rig.processor.getStats().inProgress).toEqual({ sent: 0, superseded: 1, dropped: 0 });
+    rig.check();
+  });
+
+  it('exportOnStart, start and end in different batches: the start record first, then the final one replaces it', async () => {
+    rig = await makeRig({ exportOnStart: true });
+    const span = rig.provider.getTracer('t').startSpan('long-run', { attributes: { 'sgp.input': '{"task":"plan a trip"}' } });
+    const id = span.spanContext().spanId;
+    await rig.processor.forceFlush();
+    const started = rig.server.items.find((i) => i.id === id)!;
+    expect(started.end_timestamp).toBeUndefined();
+    expect(started.metadata.sgp_otel).toEqual({ in_progress: true });
+    expect(started.input).toEqual({ task: 'plan a trip' });
+    span.end();
+    rig.ended.push(id);
+    await rig.processor.forceFlush();
+    const final = rig.server.items.find((i) => i.id === id)!;
+    expect(final.end_timestamp).toBeDefined();
+    expect(final.start_timestamp).toBe(started.start_timestamp);
+    expect(final.metadata.sgp_otel).toBeUndefined();
+    const sentIn = rig.server.requests.map((r, i) => (r.ids.includes(id) ? i : -1)).filter((i) => i >= 0);
+    expect(sentIn).toHaveLength(2);
+    expect(rig.processor.getStats().inProgress).toEqual({ sent: 1, superseded: 0, dropped: 0 });
+    rig.check();
+  });
+
+  it('spans still open at shutdown are sent as in-progress records', async () => {
+    rig = await makeRig();
+    const open = rig.provider.getTracer('t').startSpan('cut-short');
+    rig.end(3);
+    await rig.processor.shutdown();
+    const item = rig.server.items.find((i) => i.id === open.spanContext().spanId)!;
+    expect(item.end_timestamp).toBeUndefined();
+    expect(item.metadata.sgp_otel).toEqual({ in_progress: true });
+    expect(rig.processor.getStats()).toMatchObject({ exported: 3, inProgress: { sent: 1 } });
+    rig.check();
+  });
+
+  it('keeps no record of spans that ended', async () => {
+    rig = await makeRig({ exportOnStart: true });
+    rig.end(10_000);
+    const stillOpen = rig.provider.getTracer('t').startSpan('open');
+    expect(rig.processor.getStats().open).toBe(1);
+    stillOpen.end();
+    rig.ended.push(stillOpen.spanContext().spanId);
+    expect(rig.processor.getStats().open).toBe(0);
+    await rig.settle();
+    rig.check();
+  });
+});
