@@ -50,10 +50,16 @@ export class SGPTransport {
    * early; its reason decides whether that reads as a timeout or a shutdown.
    */
   async send(body: string, timeoutMillis: number, shutdownSignal: AbortSignal, nowMillis: () => number): Promise<SendResult> {
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(TIMEOUT), timeoutMillis);
+    // One controller per request, fed by the timer and by the shutdown signal through a listener
+    // removed below. (AbortSignal.any with the long-lived shutdown signal leaks one entry per
+    // request on Node: nodejs/node#55351, #64476.)
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(TIMEOUT), timeoutMillis);
     timer.unref();
-    const signal = AbortSignal.any([timeout.signal, shutdownSignal]);
+    const onShutdown = () => controller.abort(SHUTDOWN);
+    if (shutdownSignal.aborted) onShutdown();
+    else shutdownSignal.addEventListener('abort', onShutdown, { once: true });
+    const signal = controller.signal;
     try {
       const response = await request(this.endpoint, {
         method: 'PUT',
@@ -76,9 +82,10 @@ export class SGPTransport {
       );
       return { ok: false, error: httpError(response.statusCode, text, retryAfterMillis) };
     } catch (error) {
-      return { ok: false, error: requestError(error, shutdownSignal.aborted, timeout.signal.aborted, timeoutMillis) };
+      return { ok: false, error: requestError(error, signal.reason === SHUTDOWN, signal.reason === TIMEOUT, timeoutMillis) };
     } finally {
       clearTimeout(timer);
+      shutdownSignal.removeEventListener('abort', onShutdown);
     }
   }
 
@@ -94,6 +101,7 @@ export class SGPTransport {
 
 const RESERVED_HEADERS = new Set(['x-api-key', 'x-selected-account-id', 'content-type', 'content-length', 'host']);
 const TIMEOUT = Symbol('sgp-otel request timeout');
+const SHUTDOWN = Symbol('sgp-otel shutdown');
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;

@@ -16,6 +16,11 @@ export interface SGPTestServerOptions {
   port?: number;
   /** Bodies larger than this get a 413. Default 16 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Keep accepted items and recorded requests (default true). With false only `counts` grow, for
+   * long runs whose memory is being measured.
+   */
+  retain?: boolean;
 }
 
 /** One request as the server saw it. The API key itself is never kept. */
@@ -49,6 +54,8 @@ export interface SGPTestServer {
   /** Accepted spans, one per (trace_id, id), in the order first received; the latest record of each. */
   readonly items: SGPSpanItem[];
   readonly requests: RecordedRequest[];
+  /** Totals since start (or `reset()`), kept even with `retain: false`. */
+  readonly counts: { requests: number; itemsAccepted: number };
   /** The next `count` requests fail with `status`, whatever they carry. */
   failNext(count: number, status: number, options?: FailOptions): void;
   /** The next `count` requests have their connection destroyed without an answer. */
@@ -79,6 +86,8 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
   const events = new EventEmitter();
   events.setMaxListeners(0);
   let responseDelay = 0;
+  const retain = options.retain ?? true;
+  const counts = { requests: 0, itemsAccepted: 0 };
   let itemRejection: { predicate: (item: SGPSpanItem) => boolean; status: number; detail: string } | undefined;
 
   const server = http.createServer((req, res) => {
@@ -92,7 +101,8 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       ids: [],
       receivedAt: Date.now(),
     };
-    requests.push(record);
+    counts.requests += 1;
+    if (retain) requests.push(record);
     const chunks: Buffer[] = [];
     let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
@@ -149,7 +159,8 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       if (itemRejection && refused !== undefined && refused >= 0) {
         return answer(itemRejection.status, { detail: `items[${refused}]: ${itemRejection.detail}` });
       }
-      const accepted = (items as SGPSpanItem[]).map((item) => upsert(item));
+      counts.itemsAccepted += (items as SGPSpanItem[]).length;
+      const accepted = retain ? (items as SGPSpanItem[]).map((item) => upsert(item)) : [];
       events.emit('stored');
       return answer(200, { items: accepted, object: 'list' });
     });
@@ -180,6 +191,9 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
     },
     get requests() {
       return requests;
+    },
+    get counts() {
+      return { ...counts };
     },
     failNext(count, status, failOptions = {}) {
       for (let i = 0; i < count; i += 1) faults.push({ kind: 'status', status, options: failOptions });
@@ -216,6 +230,8 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       stored.clear();
       traceOfSpan.clear();
       requests.length = 0;
+      counts.requests = 0;
+      counts.itemsAccepted = 0;
       faults.length = 0;
       responseDelay = 0;
       itemRejection = undefined;
