@@ -136,7 +136,8 @@ function excerpt(text: string): string {
       message = typeof detail === 'string' ? detail : JSON.stringify(detail);
     }
   } catch {
-    // Not JSON: quote the text as it is.
+    // Not JSON (or cut at the read cap): quote the text, minus the start of a cut-off {"detail": "...
+    message = message.replace(/^\{\s*"detail"\s*:\s*"/, '');
   }
   message = message.replace(/\s+/g, ' ');
   return message.length > ERROR_EXCERPT_CHARS ? `${message.slice(0, ERROR_EXCERPT_CHARS)}...` : message;

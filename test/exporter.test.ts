@@ -116,6 +116,15 @@ describe('SGPSpanExporter over HTTP', () => {
     await exporter.shutdown();
   });
 
+  it('reads a huge error body only up to its cap and quotes a short excerpt', async () => {
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock: virtualClock() });
+    server.failNext(1, 401, { body: `{"detail": "${'bad key '.repeat(200_000)}"}` });
+    const report = await exporter.exportBatch(makeSpans(1));
+    expect(report.error!.message.startsWith('SGP answered HTTP 401: bad key bad key')).toBe(true);
+    expect(report.error!.message.length).toBeLessThanOrEqual(330);
+    await exporter.shutdown();
+  });
+
   it('gives up on a 500 after 4 attempts and counts the batch as failed, not to be retried later', async () => {
     const exporter = new SGPSpanExporter({ ...credentials(server.url), clock: virtualClock() });
     server.failNext(4, 500);
