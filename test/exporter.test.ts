@@ -90,6 +90,18 @@ describe('SGPSpanExporter over HTTP', () => {
     await exporter.shutdown();
   });
 
+  it('lets a Retry-After slow later batches too, not only the one that got it', async () => {
+    const clock = virtualClock();
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock, maxAttempts: 1 });
+    const [a, b] = makeSpans(2);
+    server.failNext(1, 429, { retryAfter: '5' });
+    expect((await exporter.exportBatch([a!])).retryLater).toBe(1);
+    expect(clock.sleeps).toEqual([]);
+    expect((await exporter.exportBatch([b!])).exported).toBe(1);
+    expect(clock.sleeps).toEqual([5000]);
+    await exporter.shutdown();
+  });
+
   it.each([401, 403, 404])('does not retry HTTP %i and counts the whole batch as rejected', async (status) => {
     const clock = virtualClock();
     const exporter = new SGPSpanExporter({ ...credentials(server.url), clock });

@@ -1,8 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SGPFlushError } from '../../src/errors.js';
-import { SGPSpanExporter } from '../../src/exporter.js';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ACCOUNT_ID, API_KEY, eventually, virtualClock } from '../helpers.js';
+import { eventually } from '../helpers.js';
 import { makeRig } from './rig.js';
 import type { Rig } from './rig.js';
 
@@ -41,23 +39,6 @@ describe('fault injection', () => {
     expect(rig.clock.sleeps).toContain(7000);
     expect(rig.processor.getStats()).toMatchObject({ exported: 10, retries: 1 });
     rig.check();
-  });
-
-  it('Retry-After slows later batches too, not only the one that got it', async () => {
-    const clock = virtualClock();
-    rig = await makeRig();
-    const exporter = new SGPSpanExporter({ apiKey: API_KEY, accountId: ACCOUNT_ID, baseUrl: rig.server.url, env: {}, clock, maxAttempts: 1 });
-    const memory = new InMemorySpanExporter();
-    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] }).getTracer('t');
-    tracer.startSpan('a').end();
-    tracer.startSpan('b').end();
-    const [a, b] = memory.getFinishedSpans();
-    rig.server.failNext(1, 429, { retryAfter: '5' });
-    expect((await exporter.exportBatch([a!])).retryLater).toBe(1);
-    expect(clock.sleeps).toEqual([]);
-    expect((await exporter.exportBatch([b!])).exported).toBe(1);
-    expect(clock.sleeps).toEqual([5000]);
-    await exporter.shutdown();
   });
 
   it('429 storm: every span is delivered once the storm passes', async () => {
