@@ -2,8 +2,8 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { HrTime, Link, SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
-import { isSGPSpanType } from './item.js';
-import { attributesToJson, attributeToJson, setOwn, toJsonObjectField } from './json.js';
+import { interpretConventions } from './conventions.js';
+import { attributesToJson, attributeToJson, setOwn } from './json.js';
 
 /** Span attributes that steer the mapping instead of landing in `metadata`. */
 export const SGP_ATTRIBUTES = {
@@ -37,6 +37,8 @@ export interface MappingOptions {
    * Spans that have not ended (`ended === false`) are always mapped this way.
    */
   inProgress?: boolean;
+  /** Send this parent id instead of the span's own (null: no parent), e.g. after a filter dropped the parent. */
+  parentId?: string | null;
 }
 
 /**
@@ -46,19 +48,15 @@ export interface MappingOptions {
 export function toSGPSpanItem(span: ReadableSpan, options: MappingOptions = {}): SGPSpanItem {
   const source = span as AnySdkSpan;
   const context = source.spanContext();
-  const attributes = (source.attributes ?? {}) as Record<string, unknown>;
-  const spanType = attributes[SGP_ATTRIBUTES.spanType];
-  const validType = isSGPSpanType(spanType);
-  const consumed = (key: string) =>
-    key === SGP_ATTRIBUTES.input ||
-    key === SGP_ATTRIBUTES.output ||
-    key === SGP_ATTRIBUTES.groupId ||
-    (key === SGP_ATTRIBUTES.spanType && validType);
+  const attributes = source.attributes ?? {};
+  const events = source.events ?? [];
+  const conventions = interpretConventions({ name: String(source.name), attributes, events });
 
-  const metadata = attributesToJson(attributes, consumed);
+  const metadata = attributesToJson(attributes as Record<string, unknown>, conventions.claimedAttribute);
+  if (conventions.llm) setOwn(metadata, 'llm', conventions.llm);
   const isError = source.status?.code === SpanStatusCode.ERROR;
   if (isError) Object.assign(metadata, errorMetadata(source));
-  setOwn(metadata, 'otel', otelMetadata(source));
+  setOwn(metadata, 'otel', otelMetadata(source, conventions.claimedEvents));
 
   const start = source.startTime;
   const item: SGPSpanItem = {
@@ -66,16 +64,15 @@ export function toSGPSpanItem(span: ReadableSpan, options: MappingOptions = {}):
     id: context.spanId,
     trace_id: context.traceId,
     start_timestamp: hrTimeToIso(start),
-    input: toJsonObjectField(attributes[SGP_ATTRIBUTES.input]),
-    output: toJsonObjectField(attributes[SGP_ATTRIBUTES.output]),
+    input: conventions.input ?? {},
+    output: conventions.output ?? {},
     metadata,
     status: isError ? 'ERROR' : 'SUCCESS',
-    type: validType ? spanType : 'STANDALONE',
+    type: conventions.type ?? 'STANDALONE',
   };
-  const parentId = source.parentSpanContext?.spanId ?? source.parentSpanId;
+  const parentId = options.parentId !== undefined ? options.parentId : (source.parentSpanContext?.spanId ?? source.parentSpanId);
   if (parentId) item.parent_id = parentId;
-  const groupId = attributes[SGP_ATTRIBUTES.groupId];
-  if (typeof groupId === 'string' && groupId !== '') item.group_id = groupId;
+  if (conventions.groupId !== undefined) item.group_id = conventions.groupId;
   if (options.inProgress === true || source.ended === false) {
     setOwn(metadata, 'sgp_otel', { in_progress: true });
   } else {
@@ -96,7 +93,7 @@ function errorMetadata(span: AnySdkSpan): JsonObject {
 }
 
 /** What OpenTelemetry knows beyond the attributes: kind, scope, resource, events, links. */
-function otelMetadata(span: AnySdkSpan): JsonObject {
+function otelMetadata(span: AnySdkSpan, consumedEvents: ReadonlySet<number>): JsonObject {
   const scope = span.instrumentationScope ?? span.instrumentationLibrary;
   const otel: JsonObject = {
     kind: SPAN_KIND_NAMES[span.kind] ?? String(span.kind),
@@ -105,8 +102,9 @@ function otelMetadata(span: AnySdkSpan): JsonObject {
   };
   if (span.status?.code === SpanStatusCode.OK) otel.status_code = 'OK';
   if (span.status?.message && span.status.code !== SpanStatusCode.ERROR) otel.status_message = span.status.message;
-  if (span.events?.length) {
-    otel.events = span.events.map((event) =>
+  const events = (span.events ?? []).filter((_, index) => !consumedEvents.has(index));
+  if (events.length > 0) {
+    otel.events = events.map((event) =>
       compact({
         name: event.name,
         timestamp: hrTimeToIso(event.time),

@@ -117,7 +117,8 @@ describe('toSGPSpanItem', () => {
     expect(item.input).toEqual({ messages: [{ role: 'user', content: 'hi' }] });
     expect(item.output).toEqual({ value: 'hello there' });
     expect(item.group_id).toBe('conversation-7');
-    expect(Object.keys(item.metadata).sort()).toEqual(['gen_ai.request.model', 'otel']);
+    expect(Object.keys(item.metadata).sort()).toEqual(['gen_ai.request.model', 'llm', 'otel']);
+    expect(item.metadata.llm).toEqual({ request_model: 'gpt-4o', model: 'gpt-4o' });
   });
 
   it('wraps JSON that is not an object, and keeps broken JSON as text', () => {
