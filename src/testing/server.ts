@@ -35,6 +35,8 @@ export interface RecordedRequest {
   remotePort: number;
   /** Ids of the items in the body, when it parsed. */
   ids: string[];
+  /** The raw request body (up to `maxBodyBytes`). */
+  body: string;
   /** When the request arrived, ms since the epoch. */
   receivedAt: number;
 }
@@ -99,6 +101,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       bytes: 0,
       remotePort: req.socket.remotePort ?? 0,
       ids: [],
+      body: '',
       receivedAt: Date.now(),
     };
     counts.requests += 1;
@@ -146,8 +149,10 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       }
       if (tooLarge) return answer(413, { detail: `Request body larger than ${maxBodyBytes} bytes` });
       let body: unknown;
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (retain) record.body = text;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        body = JSON.parse(text);
       } catch {
         return answer(400, { detail: 'Body is not valid JSON' });
       }
