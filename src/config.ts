@@ -1,8 +1,9 @@
 import type { Dispatcher } from 'undici';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { SGPConfigError } from './errors.js';
+import type { MaskFunction } from './prepare.js';
 import type { RetryPolicy } from './retry.js';
 
 export const DEFAULT_BASE_URL = 'https://api.egp.scale.com';
@@ -35,6 +36,14 @@ export interface SGPExporterOptions {
   headers?: Record<string, string>;
   /** Allow sending the API key over plain `http://` to a host other than loopback. Default false. */
   allowInsecureHttp?: boolean;
+  /** Send prompt and completion text. With false, only structure, model, tokens and timing. Env `SGP_CAPTURE_CONTENT`. Default true. */
+  captureContent?: boolean;
+  /** Rewrites input, output and every metadata string before anything leaves the process; fails closed. */
+  mask?: MaskFunction;
+  /** Largest serialized input, output or metadata of one span; longer strings are cut. Env `SGP_MAX_FIELD_BYTES`. Default 1 MiB. */
+  maxFieldBytes?: number;
+  /** Largest request body; a batch that would exceed it is split. Default 4 MiB. */
+  maxBatchBytes?: number;
   /** The undici dispatcher to send through (a proxy agent, a test's mock agent). Default: a keep-alive `Agent`. */
   dispatcher?: Dispatcher;
   /** Source of time, sleep and jitter; for tests. */
@@ -59,6 +68,11 @@ export interface SGPSpanProcessorOptions extends SGPExporterOptions {
   exportUnendedOnShutdown?: boolean;
   /** Flush once when the process is about to exit without `shutdown()` (`beforeExit`). Default true. */
   flushOnExit?: boolean;
+  /**
+   * Which spans to send, decided when each span starts. Children of a dropped span are re-parented
+   * to its nearest kept ancestor. `'genai'` keeps only spans with LLM or agent content.
+   */
+  shouldExportSpan?: ((span: ReadableSpan) => boolean) | 'genai';
 }
 
 export interface ExporterConfig {
@@ -75,6 +89,10 @@ export interface ExporterConfig {
   headers: Record<string, string>;
   dispatcher: Dispatcher | undefined;
   clock: Clock;
+  captureContent: boolean;
+  mask: MaskFunction | undefined;
+  maxFieldBytes: number;
+  maxBatchBytes: number;
 }
 
 export interface ProcessorConfig {
@@ -248,7 +266,21 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
     headers: { ...options.headers },
     dispatcher: options.dispatcher,
     clock: options.clock ?? systemClock,
+    captureContent: booleanSetting(options.captureContent, env, 'captureContent', 'SGP_CAPTURE_CONTENT', true),
+    mask: maskOption(options.mask),
+    maxFieldBytes: wholeNumber(options.maxFieldBytes, env, {
+      option: 'maxFieldBytes',
+      envVar: 'SGP_MAX_FIELD_BYTES',
+      min: 1024,
+      fallback: 1024 * 1024,
+    }),
+    maxBatchBytes: wholeNumber(options.maxBatchBytes, env, { option: 'maxBatchBytes', min: 1024, fallback: 4 * 1024 * 1024 }),
   };
+}
+
+function maskOption(mask: unknown): MaskFunction | undefined {
+  if (mask === undefined || typeof mask === 'function') return mask as MaskFunction | undefined;
+  throw new SGPConfigError(`Invalid option mask: expected a function, got ${JSON.stringify(mask) ?? typeof mask}`);
 }
 
 function exportTimeout(options: SGPExporterOptions, env: Environment): number {

@@ -412,3 +412,15 @@ export function interpretConventions(span: ConventionInput): ConventionResult {
     claimedEvents,
   };
 }
+
+const GENAI_ATTRIBUTE = /^(gen_ai|llm|ai|openinference|traceloop|sgp)\./;
+const GENAI_NAME =
+  /^(ai\.|gen_ai|chat |text_completion|generate_content|invoke_agent|create_agent|execute_tool|embeddings|turn:|llm:|tool:|reasoning:|subtask:|agent)/i;
+
+/**
+ * The `shouldExportSpan: 'genai'` preset: a span with LLM or agent content, recognised at start by
+ * an attribute of one of the conventions above or by a name the conventions (or SGP's profiler) use.
+ */
+export function isGenAISpan(span: { name: string; attributes: Attributes }): boolean {
+  return GENAI_NAME.test(span.name) || Object.keys(span.attributes).some((key) => GENAI_ATTRIBUTE.test(key));
+}

@@ -6,8 +6,8 @@ import type { ExporterConfig, SGPExporterOptions } from './config.js';
 import { resolveExporterConfig, SERVER_MAX_ITEMS_PER_REQUEST } from './config.js';
 import { SGPExportError } from './errors.js';
 import type { JsonObject, SGPSpanItem } from './item.js';
-import { setOwn } from './json.js';
 import { toSGPSpanItem } from './mapping.js';
+import { markTruncated, prepareItem } from './prepare.js';
 import { decideRetry, MAX_RETRY_AFTER_MILLIS } from './retry.js';
 import { SGPTransport } from './transport.js';
 import type { Cut } from './truncate.js';
@@ -30,6 +30,8 @@ export type RecordOutcome = 'exported' | 'rejected' | 'exportFailed' | 'unmappab
 export interface ExportRecord {
   span: ReadableSpan;
   inProgress: boolean;
+  /** Send this parent id instead of the span's own (null: none), when a filter dropped its parent. */
+  parentId?: string | null;
 }
 
 /**
@@ -67,6 +69,7 @@ interface EncodedRecord {
   index: number;
   item: SGPSpanItem;
   json: string;
+  bytes: number;
   shrunk: boolean;
 }
 
@@ -180,18 +183,16 @@ export class SGPSpanExporter implements SpanExporter {
       });
     } else {
       const encoded: EncodedRecord[] = [];
-      records.forEach((record, index) => {
+      for (let index = 0; index < records.length; index += 1) {
+        const record = records[index]!;
         try {
-          const item = toSGPSpanItem(record.span, { inProgress: record.inProgress });
-          encoded.push({ index, item, json: JSON.stringify(item), shrunk: false });
+          encoded.push(await this.encode(record, index, deadline));
         } catch (error) {
           outcomes[index] = 'unmappable';
           report.error = new Error(`span ${spanLabel(record.span)} could not be mapped to an SGP item: ${messageOf(error)}`);
         }
-      });
-      for (let start = 0; start < encoded.length; start += SERVER_MAX_ITEMS_PER_REQUEST) {
-        await this.send(encoded.slice(start, start + SERVER_MAX_ITEMS_PER_REQUEST), deadline, report);
       }
+      for (const chunk of this.requestChunks(encoded)) await this.send(chunk, deadline, report);
     }
     for (const outcome of outcomes) {
       if (outcome === 'exported') report.exported += 1;
@@ -199,6 +200,43 @@ export class SGPSpanExporter implements SpanExporter {
       else report.dropped[outcome] += 1;
     }
     return report;
+  }
+
+  /**
+   * The item as it will be sent: mapped, then (only when needed) stripped of content, masked and
+   * cut to maxFieldBytes. Throws if any of it fails: the span is then dropped, never sent unmasked.
+   */
+  private async encode(record: ExportRecord, index: number, deadline: number): Promise<EncodedRecord> {
+    const { captureContent, mask, maxFieldBytes, clock } = this.config;
+    let item = toSGPSpanItem(record.span, { inProgress: record.inProgress, parentId: record.parentId });
+    let json = JSON.stringify(item);
+    let bytes = Buffer.byteLength(json);
+    if (!captureContent || mask !== undefined || bytes > maxFieldBytes) {
+      const maskTimeoutMillis = Math.max(0, deadline - clock.now());
+      item = await prepareItem(item, record.span, { captureContent, mask, maxFieldBytes, maskTimeoutMillis });
+      json = JSON.stringify(item);
+      bytes = Buffer.byteLength(json);
+    }
+    return { index, item, json, bytes, shrunk: false };
+  }
+
+  /** Requests of at most 1000 items and (unless one item alone is larger) maxBatchBytes of body. */
+  private requestChunks(encoded: EncodedRecord[]): EncodedRecord[][] {
+    const chunks: EncodedRecord[][] = [];
+    let current: EncodedRecord[] = [];
+    let size = 0;
+    for (const record of encoded) {
+      const full = current.length >= SERVER_MAX_ITEMS_PER_REQUEST || size + record.bytes + 1 > this.config.maxBatchBytes;
+      if (current.length > 0 && full) {
+        chunks.push(current);
+        current = [];
+        size = 0;
+      }
+      current.push(record);
+      size += record.bytes + 1;
+    }
+    if (current.length > 0) chunks.push(current);
+    return chunks;
   }
 
   /** Sends `records` in one request; on a content rejection, halves and tries again to isolate the culprits. */
@@ -293,9 +331,9 @@ function shrink(record: EncodedRecord): EncodedRecord | undefined {
     metadata: truncateStrings(metadata, SHRUNK_STRING_BYTES, 'metadata', cuts) as JsonObject,
   };
   if (cuts.length === 0) return undefined;
-  const marker = (item.metadata.sgp_otel ?? {}) as JsonObject;
-  setOwn(item.metadata, 'sgp_otel', { ...marker, truncated: cuts as unknown as JsonObject[], truncated_after: 'HTTP 413' });
-  return { index: record.index, item, json: JSON.stringify(item), shrunk: true };
+  markTruncated(item.metadata, cuts, { truncated_after: 'HTTP 413' });
+  const json = JSON.stringify(item);
+  return { index: record.index, item, json, bytes: Buffer.byteLength(json), shrunk: true };
 }
 
 /** The error an `export()` callback receives; carries the full report for callers that want it. */

@@ -12,6 +12,7 @@ import { SGPConfigError, SGPExportError, SGPFlushError } from './errors.js';
 import type { ExportRecord, ExportReport, RecordOutcome } from './exporter.js';
 import { announceDisabled, isSGPSpanExporter, SGPSpanExporter } from './exporter.js';
 import { registerExitFlush } from './exit-flush.js';
+import { isGenAISpan } from './conventions.js';
 import { BoundedQueue } from './queue.js';
 
 export interface SGPDropCounts {
@@ -39,6 +40,8 @@ export interface SGPStats {
   queued: number;
   /** Of `queued`, those in the export in flight. */
   inFlight: number;
+  /** Spans `shouldExportSpan` left out (not part of `received`). */
+  filtered: number;
   dropped: SGPDropCounts;
   /** In-progress records (`exportOnStart` start records, spans unended at shutdown); not part of `received`. */
   inProgress: { sent: number; superseded: number; dropped: number };
@@ -104,6 +107,14 @@ export class SGPSpanProcessor implements SpanProcessor {
   private readonly unregisterExitFlush: () => void;
   private state: 'running' | 'shutting_down' | 'shut_down';
   private shutdownPromise: Promise<void> | undefined;
+  private readonly filter: ((span: ReadableSpan) => boolean) | undefined;
+  /** Spans the filter left out. */
+  private readonly filteredOut = new WeakSet<object>();
+  /** Span id of a left-out span -> its nearest kept ancestor (null: none), for its descendants. Bounded. */
+  private readonly keptAncestor = new Map<string, string | null>();
+  /** Kept spans whose parent was left out: the parent id to send instead. */
+  private readonly parentOverrides = new WeakMap<object, string | null>();
+  private filtered = 0;
 
   // Queue entries are numbered in the order they enter the queue; these count positions in that order.
   private accepted = 0;
@@ -141,6 +152,7 @@ export class SGPSpanProcessor implements SpanProcessor {
   constructor(options: SGPSpanProcessorOptions = {}) {
     this.config = resolveProcessorConfig(options);
     this.clock = options.clock ?? systemClock;
+    this.filter = filterOption(options.shouldExportSpan);
     if (options.exporter !== undefined) {
       if (typeof options.exporter?.export !== 'function' || typeof options.exporter?.shutdown !== 'function') {
         throw new SGPConfigError('Invalid option exporter: expected a SpanExporter with export() and shutdown()');
@@ -164,9 +176,11 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   onStart(span: Span, _parentContext: Context): void {
-    if (!this.trackOpenSpans || this.state !== 'running') return;
+    if (this.state !== 'running' || (!this.trackOpenSpans && this.filter === undefined)) return;
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+      if (this.filter !== undefined && !this.decideFilter(span)) return;
+      if (!this.trackOpenSpans) return;
       // Bounded: beyond maxQueueSize open spans, the extra ones get no in-progress record.
       if (this.openSpans.size >= this.config.maxQueueSize) return;
       let start: InProgressRecord | undefined;
@@ -186,6 +200,10 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.state !== 'running') return;
+    if (this.filteredOut.has(span)) {
+      this.filtered += 1;
+      return;
+    }
     if (this.trackOpenSpans) {
       const start = this.openSpans.get(span as Span);
       if (start && !start.taken) start.superseded = true;
@@ -227,6 +245,7 @@ export class SGPSpanProcessor implements SpanProcessor {
       exported: this.exported,
       queued: this.pendingSpans,
       inFlight: this.inFlightSpans,
+      filtered: this.filtered,
       dropped: { ...this.dropped },
       inProgress: { ...this.inProgress },
       exportRequests: this.exportRequests,
@@ -235,6 +254,33 @@ export class SGPSpanProcessor implements SpanProcessor {
       open: this.openSpans.size,
       lastError: this.lastError ? { ...this.lastError } : undefined,
     };
+  }
+
+  /**
+   * Applies shouldExportSpan at start, so that children, which usually end before their parents,
+   * already know their nearest kept ancestor when they are sent. Returns whether the span is kept.
+   */
+  private decideFilter(span: Span): boolean {
+    let keep = true;
+    try {
+      keep = this.filter!(span as unknown as ReadableSpan) !== false;
+    } catch (error) {
+      this.dropLog.record('shouldExportSpan threw; span kept', 1, error instanceof Error ? error.message : String(error));
+    }
+    const readable = span as unknown as ReadableSpan & { parentSpanId?: string };
+    const parentId = readable.parentSpanContext?.spanId ?? readable.parentSpanId;
+    const ancestor = parentId === undefined ? null : this.keptAncestor.has(parentId) ? this.keptAncestor.get(parentId)! : parentId;
+    if (keep) {
+      if (parentId !== undefined && ancestor !== parentId) this.parentOverrides.set(span, ancestor);
+      return true;
+    }
+    this.filteredOut.add(span);
+    this.keptAncestor.set(span.spanContext().spanId, ancestor);
+    // Bounded: forget the oldest decisions first (their descendants have long started).
+    if (this.keptAncestor.size > Math.max(10_000, this.config.maxQueueSize)) {
+      this.keptAncestor.delete(this.keptAncestor.keys().next().value!);
+    }
+    return false;
   }
 
   private enqueue(entry: QueueEntry): boolean {
@@ -428,9 +474,9 @@ export class SGPSpanProcessor implements SpanProcessor {
           settledNow += 1;
           continue;
         }
-        records.push({ span: entry.span, inProgress: true });
+        records.push(this.exportRecord(entry.span, true));
       } else {
-        records.push({ span: entry, inProgress: false });
+        records.push(this.exportRecord(entry, false));
       }
       sent.push(entry);
     }
@@ -441,6 +487,10 @@ export class SGPSpanProcessor implements SpanProcessor {
     const report = await this.exportOne(records);
     this.inFlightSpans = 0;
     this.account(sent, report);
+  }
+
+  private exportRecord(span: ReadableSpan, inProgress: boolean): ExportRecord {
+    return this.parentOverrides.has(span) ? { span, inProgress, parentId: this.parentOverrides.get(span)! } : { span, inProgress };
   }
 
   private async exportOne(records: ExportRecord[]): Promise<ExportReport> {
@@ -567,6 +617,13 @@ export class SGPSpanProcessor implements SpanProcessor {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
   }
+}
+
+function filterOption(option: SGPSpanProcessorOptions['shouldExportSpan']): ((span: ReadableSpan) => boolean) | undefined {
+  if (option === undefined) return undefined;
+  if (option === 'genai') return isGenAISpan;
+  if (typeof option === 'function') return option;
+  throw new SGPConfigError(`Invalid option shouldExportSpan: expected a function or 'genai', got ${JSON.stringify(option)}`);
 }
 
 function uniformReport(count: number, outcome: RecordOutcome, error: Error | undefined): ExportReport {

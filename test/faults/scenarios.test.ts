@@ -92,7 +92,7 @@ describe('fault injection', () => {
   });
 
   it('a 413 for a huge span: it is sent truncated and marked, its batch-mates as they are', async () => {
-    rig = await makeRig({}, { maxBodyBytes: 256 * 1024 });
+    rig = await makeRig({ maxFieldBytes: 8 * 1024 * 1024 }, { maxBodyBytes: 256 * 1024 });
     rig.end(5, 'small');
     const [huge] = rig.end(1, 'huge', { 'sgp.input': 'x'.repeat(1024 * 1024) });
     rig.end(4, 'small');

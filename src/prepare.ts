@@ -1,0 +1,170 @@
+/**
+ * The last step before an item leaves the process: content capture, the user's mask, and the
+ * per-field size budget, in that order (so the budget applies to what is really sent).
+ */
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
+import { setOwn } from './json.js';
+import type { Cut } from './truncate.js';
+import { truncateStrings } from './truncate.js';
+
+export type MaskField = 'input' | 'output' | 'metadata';
+
+/**
+ * Rewrites a value before it is sent: called with the whole `input` and `output` objects, and
+ * with every string in `metadata` (events included, with its `path`). May be async.
+ */
+export type MaskFunction = (
+  value: JsonValue,
+  context: { field: MaskField; path: string; span: ReadableSpan },
+) => JsonValue | Promise<JsonValue>;
+
+export interface PrepareOptions {
+  captureContent: boolean;
+  mask: MaskFunction | undefined;
+  maxFieldBytes: number;
+  /** How long an async mask may take before the field fails closed. */
+  maskTimeoutMillis: number;
+}
+
+/** Replaces text when content capture is off. */
+export const NOT_CAPTURED = '[not captured]';
+/** Replaces a field (or a metadata string) whose mask threw, returned nothing, or timed out. */
+export const MASK_FAILED = '[mask failed]';
+
+/** Keys whose string values describe structure (roles, tool names, ids), not content. */
+const STRUCTURAL_KEYS = new Set([
+  'role',
+  'type',
+  'name',
+  'id',
+  'index',
+  'finish_reason',
+  'tool_call_id',
+  'toolCallId',
+  'toolCallType',
+  'toolName',
+  'mime_type',
+]);
+
+/** `value` with every string replaced, except those under structural keys; numbers, booleans and shape kept. */
+export function withoutContent(value: JsonValue, key?: string): JsonValue {
+  if (typeof value === 'string') return key !== undefined && STRUCTURAL_KEYS.has(key) ? value : NOT_CAPTURED;
+  if (Array.isArray(value)) return value.map((element) => withoutContent(element, undefined));
+  if (value !== null && typeof value === 'object') {
+    const out: JsonObject = {};
+    for (const k of Object.keys(value)) setOwn(out, k, withoutContent(value[k]!, k));
+    return out;
+  }
+  return value;
+}
+
+function asObject(value: JsonValue | undefined): JsonObject {
+  if (value !== null && value !== undefined && typeof value === 'object' && !Array.isArray(value)) return value;
+  return value === undefined ? { value: MASK_FAILED } : { value };
+}
+
+async function withinTime<T>(work: T | Promise<T>, timeoutMillis: number): Promise<T | typeof TIMED_OUT> {
+  if (!(work instanceof Promise)) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), timeoutMillis);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+const TIMED_OUT = Symbol('timed out');
+
+/** Applies the mask to one value; anything but a returned JSON value fails closed. */
+async function masked(
+  mask: MaskFunction,
+  value: JsonValue,
+  context: { field: MaskField; path: string; span: ReadableSpan },
+  timeoutMillis: number,
+): Promise<JsonValue> {
+  try {
+    const result = await withinTime(mask(value, context), timeoutMillis);
+    return result === TIMED_OUT || result === undefined ? MASK_FAILED : result;
+  } catch {
+    return MASK_FAILED;
+  }
+}
+
+async function maskStrings(
+  mask: MaskFunction,
+  value: JsonValue,
+  path: string,
+  span: ReadableSpan,
+  timeoutMillis: number,
+): Promise<JsonValue> {
+  if (typeof value === 'string') return masked(mask, value, { field: 'metadata', path, span }, timeoutMillis);
+  if (Array.isArray(value)) {
+    const out: JsonValue[] = [];
+    for (let i = 0; i < value.length; i += 1) out.push(await maskStrings(mask, value[i]!, `${path}[${i}]`, span, timeoutMillis));
+    return out;
+  }
+  if (value !== null && typeof value === 'object') {
+    const out: JsonObject = {};
+    for (const key of Object.keys(value)) {
+      setOwn(out, key, await maskStrings(mask, value[key]!, path ? `${path}.${key}` : key, span, timeoutMillis));
+    }
+    return out;
+  }
+  return value;
+}
+
+const byteSize = (value: JsonValue) => Buffer.byteLength(JSON.stringify(value));
+
+/**
+ * `value` cut to at most `maxBytes` of JSON: long strings are shortened (the structure stays, the
+ * JSON stays valid), trying a string cap that shrinks until the whole field fits.
+ */
+export function fitToBudget(value: JsonObject, maxBytes: number, path: string, cuts: Cut[]): JsonObject {
+  if (byteSize(value) <= maxBytes) return value;
+  for (let cap = Math.max(64, maxBytes - 1024); cap >= 16; cap = Math.floor(cap / 2)) {
+    const attempt: Cut[] = [];
+    const shortened = truncateStrings(value, cap, path, attempt) as JsonObject;
+    if (byteSize(shortened) <= maxBytes) {
+      cuts.push(...attempt);
+      return shortened;
+    }
+  }
+  // Too many values even with every string cut short: keep a marker rather than break the budget.
+  cuts.push({ path, original_bytes: byteSize(value) });
+  return { sgp_otel_omitted: `field larger than maxFieldBytes (${maxBytes}) even with its strings cut` };
+}
+
+/** Adds entries to `metadata.sgp_otel.truncated`, keeping what is there. */
+export function markTruncated(metadata: JsonObject, cuts: Cut[], extra: JsonObject = {}): void {
+  if (cuts.length === 0) return;
+  const marker = (metadata.sgp_otel ?? {}) as JsonObject;
+  const previous = Array.isArray(marker.truncated) ? marker.truncated : [];
+  setOwn(metadata, 'sgp_otel', { ...marker, truncated: [...previous, ...(cuts as unknown as JsonObject[])], ...extra });
+}
+
+export async function prepareItem(item: SGPSpanItem, span: ReadableSpan, options: PrepareOptions): Promise<SGPSpanItem> {
+  let { input, output, metadata } = item;
+  if (!options.captureContent) {
+    input = withoutContent(input) as JsonObject;
+    output = withoutContent(output) as JsonObject;
+  }
+  if (options.mask) {
+    const { mask, maskTimeoutMillis: timeout } = options;
+    input = asObject(await masked(mask, input, { field: 'input', path: 'input', span }, timeout));
+    output = asObject(await masked(mask, output, { field: 'output', path: 'output', span }, timeout));
+    metadata = asObject(await maskStrings(mask, metadata, '', span, timeout));
+  }
+  const cuts: Cut[] = [];
+  input = fitToBudget(input, options.maxFieldBytes, 'input', cuts);
+  output = fitToBudget(output, options.maxFieldBytes, 'output', cuts);
+  metadata = fitToBudget(metadata, options.maxFieldBytes, 'metadata', cuts);
+  if (cuts.length > 0) {
+    metadata = { ...metadata };
+    markTruncated(metadata, cuts);
+  }
+  return { ...item, input, output, metadata };
+}
