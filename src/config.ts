@@ -62,6 +62,11 @@ export interface SGPSpanProcessorOptions extends SGPExporterOptions {
   maxExportBatchSize?: number;
   /** Longest time a span waits in the queue before a partial batch is sent. Env `SGP_BSP_SCHEDULE_DELAY`. Default 4000. */
   scheduledDelayMillis?: number;
+  /**
+   * Exports in flight at once (our own exporter only; any other exporter gets one at a time, and
+   * so does exportOnStart). Env `SGP_BSP_MAX_CONCURRENT_EXPORTS`. Default 4.
+   */
+  maxConcurrentExports?: number;
   /** Also send a start record when a span starts, so long runs show in SGP while they run. Env `SGP_EXPORT_ON_START`. Default false. */
   exportOnStart?: boolean;
   /** At shutdown, send spans that started but never ended as in-progress records. Default true. */
@@ -93,6 +98,8 @@ export interface ExporterConfig {
   mask: MaskFunction | undefined;
   maxFieldBytes: number;
   maxBatchBytes: number;
+  /** Connections of the exporter's own agent: one per export the processor runs at once. */
+  connections: number;
 }
 
 export interface ProcessorConfig {
@@ -100,6 +107,7 @@ export interface ProcessorConfig {
   maxExportBatchSize: number;
   scheduledDelayMillis: number;
   exportTimeoutMillis: number;
+  maxConcurrentExports: number;
   exportOnStart: boolean;
   exportUnendedOnShutdown: boolean;
   flushOnExit: boolean;
@@ -275,6 +283,7 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
       fallback: 1024 * 1024,
     }),
     maxBatchBytes: wholeNumber(options.maxBatchBytes, env, { option: 'maxBatchBytes', min: 1024, fallback: 4 * 1024 * 1024 }),
+    connections: 1,
   };
 }
 
@@ -323,6 +332,13 @@ export function resolveProcessorConfig(options: SGPSpanProcessorOptions = {}): P
       fallback: 4000,
     }),
     exportTimeoutMillis: exportTimeout(options, env),
+    maxConcurrentExports: wholeNumber(options.maxConcurrentExports, env, {
+      option: 'maxConcurrentExports',
+      envVar: 'SGP_BSP_MAX_CONCURRENT_EXPORTS',
+      min: 1,
+      max: 64,
+      fallback: 4,
+    }),
     exportOnStart: booleanSetting(options.exportOnStart, env, 'exportOnStart', 'SGP_EXPORT_ON_START', false),
     exportUnendedOnShutdown: booleanSetting(options.exportUnendedOnShutdown, env, 'exportUnendedOnShutdown', undefined, true),
     flushOnExit: booleanSetting(options.flushOnExit, env, 'flushOnExit', undefined, true),

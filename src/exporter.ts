@@ -104,6 +104,7 @@ export class SGPSpanExporter implements SpanExporter {
         accountId: this.config.accountId!,
         headers: this.config.headers,
         dispatcher: this.config.dispatcher,
+        connections: this.config.connections,
       });
     }
   }

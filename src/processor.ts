@@ -119,15 +119,19 @@ export class SGPSpanProcessor implements SpanProcessor {
   // Queue entries are numbered in the order they enter the queue; these count positions in that order.
   private accepted = 0;
   private taken = 0;
-  private settled = 0;
   /** Export partial batches until `taken` reaches this (set by the timer and by flushes). */
   private drainUntil = 0;
-  private exportInFlight: Promise<void> | undefined;
+  /** Exports in flight, each with the lowest sequence number it covers. */
+  private readonly inFlight = new Map<number, { first: number; entries: number; spans: number; done: Promise<void> }>();
+  private nextExportId = 0;
+  private readonly maxConcurrentExports: number;
   private exportKickPending = false;
   private cancelTimer: (() => void) | undefined;
   private waiters: FlushWaiter[] = [];
   /** Entries whose export failed for an outage; sent again, first, once `pausedUntil` has passed. */
   private held: QueueEntry[] = [];
+  /** Lowest sequence number among held entries. */
+  private heldFirst = 0;
   private pausedUntil = 0;
   private outageRounds = 0;
   private exitFlushMark = 0;
@@ -135,7 +139,6 @@ export class SGPSpanProcessor implements SpanProcessor {
   private received = 0;
   private exported = 0;
   private pendingSpans = 0;
-  private inFlightSpans = 0;
   private readonly dropped: SGPDropCounts = {
     total: 0,
     queueFull: 0,
@@ -163,7 +166,8 @@ export class SGPSpanProcessor implements SpanProcessor {
       const exporterConfig = resolveExporterConfig(options);
       this.disabledReason = exporterConfig.disabledReason;
       announceDisabled(exporterConfig, 'SGPSpanProcessor');
-      if (this.disabledReason === undefined) this.exporter = new SGPSpanExporter(options, exporterConfig);
+      const connections = this.config.exportOnStart ? 1 : this.config.maxConcurrentExports;
+      if (this.disabledReason === undefined) this.exporter = new SGPSpanExporter(options, { ...exporterConfig, connections });
     }
     const enabled = this.disabledReason === undefined;
     this.state = enabled ? 'running' : 'shut_down';
@@ -172,6 +176,10 @@ export class SGPSpanProcessor implements SpanProcessor {
     // In-progress records need our own exporter: a generic one would get spans that have not ended.
     this.trackOpenSpans =
       enabled && isSGPSpanExporter(this.exporter) && (this.config.exportOnStart || this.config.exportUnendedOnShutdown);
+    // Several exports at once only with our own exporter, which is built for it, and never with
+    // exportOnStart, so a span's start record cannot overtake its final record.
+    this.maxConcurrentExports =
+      isSGPSpanExporter(this.exporter) && !this.config.exportOnStart ? this.config.maxConcurrentExports : 1;
     this.unregisterExitFlush = enabled && this.config.flushOnExit ? registerExitFlush(() => this.flushAtExit()) : () => undefined;
   }
 
@@ -244,7 +252,7 @@ export class SGPSpanProcessor implements SpanProcessor {
       received: this.received,
       exported: this.exported,
       queued: this.pendingSpans,
-      inFlight: this.inFlightSpans,
+      inFlight: [...this.inFlight.values()].reduce((sum, flight) => sum + flight.spans, 0),
       filtered: this.filtered,
       dropped: { ...this.dropped },
       inProgress: { ...this.inProgress },
@@ -311,9 +319,11 @@ export class SGPSpanProcessor implements SpanProcessor {
     if (failure !== undefined && isSGPSpanExporter(this.exporter)) {
       // Out of time: end our own exporter's request in flight so its spans settle (as failed).
       await this.exporter.abort();
-      await this.exportInFlight;
+      await Promise.all([...this.inFlight.values()].map((flight) => flight.done));
     }
-    this.discard([...this.held, ...this.queue.take(this.queue.size)]);
+    const left = this.queue.take(this.queue.size);
+    this.taken += left.length;
+    this.discard([...this.held, ...left]);
     this.held = [];
     try {
       await this.exporter!.shutdown();
@@ -341,15 +351,13 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (entry instanceof InProgressRecord) this.inProgress.dropped += 1;
       else spans += 1;
     }
-    this.taken += entries.length;
-    this.settled += entries.length;
     this.pendingSpans -= spans;
     if (spans > 0) this.drop('shutdown', spans, 'shutdown() ran out of time before they were delivered');
   }
 
   /** Flushes once when the process is about to exit without shutdown(), if spans arrived since the last time. */
   private flushAtExit(): void {
-    if (this.state !== 'running' || this.accepted === this.exitFlushMark || this.settled >= this.accepted) return;
+    if (this.state !== 'running' || this.accepted === this.exitFlushMark || this.lowestPending() >= this.accepted) return;
     this.exitFlushMark = this.accepted;
     this.forceFlush().catch((error: unknown) => {
       diag.warn(`sgp-otel: flush at process exit incomplete: ${error instanceof Error ? error.message : String(error)}`);
@@ -362,7 +370,7 @@ export class SGPSpanProcessor implements SpanProcessor {
    */
   private flushQueued(label: 'forceFlush' | 'shutdown'): Promise<void> {
     const mark = this.accepted;
-    if (this.settled >= mark) return Promise.resolve();
+    if (this.lowestPending() >= mark) return Promise.resolve();
     this.drainUntil = Math.max(this.drainUntil, mark);
     // Try held spans once more right away; if that round fails too, the outage pause applies again.
     this.pausedUntil = Math.min(this.pausedUntil, this.clock.now());
@@ -388,7 +396,7 @@ export class SGPSpanProcessor implements SpanProcessor {
         },
       };
       const cancelTimeout = this.clock.schedule(() => {
-        const pending = Math.max(0, mark - this.settled);
+        const pending = this.pendingBefore(mark);
         const undelivered = pending + waiter.undelivered;
         const why = [`${pending} still queued, in flight or waiting for SGP to come back`, ...waiter.reasons];
         waiter.settle(
@@ -420,7 +428,7 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   /** Starts an export on a later turn of the event loop, so `span.end()` never pays for one. */
   private kickSoon(): void {
-    if (this.exportKickPending || this.exportInFlight) return;
+    if (this.exportKickPending || this.inFlight.size >= this.maxConcurrentExports) return;
     this.exportKickPending = true;
     setImmediate(() => {
       this.exportKickPending = false;
@@ -428,50 +436,77 @@ export class SGPSpanProcessor implements SpanProcessor {
     });
   }
 
-  /** Exports the next batch if one is due and no export is running. */
+  /** Starts exports while batches are due and export slots are free. */
   private pump(): void {
-    if (this.exportInFlight || this.state === 'shut_down') return;
-    let batch: QueueEntry[];
-    if (this.held.length > 0) {
-      // During an outage, wait out the pause (a flush lifts it once: see flushQueued).
-      const wait = this.pausedUntil - this.clock.now();
-      if (wait > 0) {
-        this.stopTimer();
-        this.startTimer(wait);
-        return;
+    while (this.state !== 'shut_down' && this.inFlight.size < this.maxConcurrentExports) {
+      let batch: QueueEntry[];
+      let first: number;
+      if (this.held.length > 0) {
+        // During an outage, one export at a time: the held entries go first, after the pause
+        // (a flush lifts the pause once: see flushQueued).
+        if (this.inFlight.size > 0) return;
+        const wait = this.pausedUntil - this.clock.now();
+        if (wait > 0) {
+          this.stopTimer();
+          this.startTimer(wait);
+          return;
+        }
+        batch = this.held;
+        first = this.heldFirst;
+        this.held = [];
+      } else {
+        const due =
+          this.queue.size >= this.config.maxExportBatchSize || (this.queue.size > 0 && this.drainUntil > this.taken);
+        if (!due) {
+          this.startTimer(this.config.scheduledDelayMillis);
+          return;
+        }
+        first = this.taken;
+        batch = this.queue.take(this.config.maxExportBatchSize);
+        this.taken += batch.length;
       }
-      batch = this.held;
-      this.held = [];
-    } else {
-      const due =
-        this.queue.size >= this.config.maxExportBatchSize || (this.queue.size > 0 && this.drainUntil > this.taken);
-      if (!due) {
-        this.startTimer(this.config.scheduledDelayMillis);
-        return;
-      }
-      batch = this.queue.take(this.config.maxExportBatchSize);
-      this.taken += batch.length;
+      this.stopTimer();
+      this.launch(batch, first);
     }
-    this.stopTimer();
-    this.exportInFlight = this.exportEntries(batch).then(() => {
-      this.exportInFlight = undefined;
+  }
+
+  private launch(batch: QueueEntry[], first: number): void {
+    const id = this.nextExportId;
+    this.nextExportId += 1;
+    const flight = { first, entries: batch.length, spans: 0, done: Promise.resolve() };
+    this.inFlight.set(id, flight);
+    flight.done = this.exportEntries(batch, flight).then(() => {
+      this.inFlight.delete(id);
       this.settleWaiters();
       this.dropLog.flush();
       this.pump();
     });
   }
 
+  /** Sequence number of the oldest entry not settled yet: queued, in flight or held. */
+  private lowestPending(): number {
+    let low = this.taken;
+    for (const flight of this.inFlight.values()) low = Math.min(low, flight.first);
+    return this.held.length > 0 ? Math.min(low, this.heldFirst) : low;
+  }
+
+  /** About how many entries numbered below `mark` are not settled yet (for messages). */
+  private pendingBefore(mark: number): number {
+    let count = Math.max(0, Math.min(mark, this.accepted) - this.taken);
+    for (const flight of this.inFlight.values()) if (flight.first < mark) count += flight.entries;
+    if (this.held.length > 0 && this.heldFirst < mark) count += this.held.length;
+    return count;
+  }
+
   /** Exports one batch and accounts for every entry in it. Never rejects. */
-  private async exportEntries(batch: QueueEntry[]): Promise<void> {
+  private async exportEntries(batch: QueueEntry[], flight: { first: number; spans: number }): Promise<void> {
     const sent: QueueEntry[] = [];
     const records: ExportRecord[] = [];
-    let settledNow = 0;
     for (const entry of batch) {
       if (entry instanceof InProgressRecord) {
         entry.taken = true;
         if (entry.superseded) {
           this.inProgress.superseded += 1;
-          settledNow += 1;
           continue;
         }
         records.push(this.exportRecord(entry.span, true));
@@ -480,13 +515,11 @@ export class SGPSpanProcessor implements SpanProcessor {
       }
       sent.push(entry);
     }
-    this.settled += settledNow;
     if (sent.length === 0) return;
-    const spans = records.filter((r) => !r.inProgress).length;
-    this.inFlightSpans = spans;
+    flight.spans = records.filter((r) => !r.inProgress).length;
     const report = await this.exportOne(records);
-    this.inFlightSpans = 0;
-    this.account(sent, report);
+    flight.spans = 0;
+    this.account(sent, report, flight.first);
   }
 
   private exportRecord(span: ReadableSpan, inProgress: boolean): ExportRecord {
@@ -536,7 +569,7 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   /** Books each entry's outcome; entries to retry later are held and the outage pause starts. */
-  private account(sent: QueueEntry[], report: ExportReport): void {
+  private account(sent: QueueEntry[], report: ExportReport, first: number): void {
     this.exportRequests += report.requests;
     this.retries += report.retries;
     if (report.error) this.recordError(report.error);
@@ -560,7 +593,6 @@ export class SGPSpanProcessor implements SpanProcessor {
       else drops[outcome] = (drops[outcome] ?? 0) + 1;
     });
     this.pendingSpans -= settledSpans;
-    this.settled += sent.length - held.length;
     for (const [reason, count] of Object.entries(drops) as [DropReason, number][]) {
       this.drop(reason, count, detail);
       for (const waiter of this.waiters) {
@@ -569,7 +601,8 @@ export class SGPSpanProcessor implements SpanProcessor {
       }
     }
     if (held.length > 0) {
-      this.held = held;
+      this.heldFirst = this.held.length === 0 ? first : Math.min(this.heldFirst, first);
+      this.held.push(...held);
       this.outageRounds += 1;
       this.pausedUntil = this.clock.now() + outageCooldownMillis(this.outageRounds);
       if (this.outageRounds === 1) {
@@ -582,8 +615,9 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   private settleWaiters(): void {
+    const low = this.lowestPending();
     for (const waiter of [...this.waiters]) {
-      if (this.settled >= waiter.mark) waiter.settle();
+      if (low >= waiter.mark) waiter.settle();
     }
   }
 

@@ -17,6 +17,8 @@ export interface TransportOptions {
   headers: Record<string, string>;
   /** When absent the transport makes its own keep-alive agent, and closes it on `close()`. */
   dispatcher: Dispatcher | undefined;
+  /** Connections of that agent. */
+  connections: number;
 }
 
 /** Sends JSON bodies to the SGP spans endpoint. One instance keeps its connections alive across batches. */
@@ -38,11 +40,12 @@ export class SGPTransport {
       'x-selected-account-id': options.accountId,
     };
     this.ownsDispatcher = options.dispatcher === undefined;
-    // One connection: the processor exports one batch at a time, and undici's pool would otherwise
-    // open a second socket when a batch is sent in the same tick the previous one finished.
-    // 15 s keep-alive outlives the 4 s flush cadence, so one TLS handshake serves many batches.
+    // A fixed number of connections, one per export the processor runs at once: undici's pool
+    // would otherwise open another socket when a batch is sent in the same tick the previous one
+    // finished. 15 s keep-alive outlives the 4 s flush cadence, so one TLS handshake serves many batches.
     this.dispatcher =
-      options.dispatcher ?? new Agent({ connections: 1, keepAliveTimeout: 15_000, keepAliveMaxTimeout: 60_000 });
+      options.dispatcher ??
+      new Agent({ connections: options.connections, keepAliveTimeout: 15_000, keepAliveMaxTimeout: 60_000 });
   }
 
   /**

@@ -11,6 +11,7 @@ describe('processor configuration', () => {
       maxExportBatchSize: 50,
       scheduledDelayMillis: 4000,
       exportTimeoutMillis: 30000,
+      maxConcurrentExports: 4,
       exportOnStart: false,
       exportUnendedOnShutdown: true,
       flushOnExit: true,

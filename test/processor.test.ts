@@ -74,6 +74,29 @@ describe('SGPSpanProcessor batching', () => {
     await provider.shutdown();
   });
 
+  it('runs up to maxConcurrentExports exports at once with its own exporter, one connection each', async () => {
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), maxConcurrentExports: 4 });
+    const provider = providerWith(processor);
+    server.setResponseDelay(50);
+    endSpans(provider, 400);
+    await provider.forceFlush();
+    expect(server.counts.maxConcurrent).toBe(4);
+    expect(new Set(server.requests.map((r) => r.remotePort)).size).toBeLessThanOrEqual(4);
+    expect(processor.getStats()).toMatchObject({ exported: 400, queued: 0 });
+    await provider.shutdown();
+  });
+
+  it('exports one batch at a time with exportOnStart, so start records never overtake final ones', async () => {
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), maxConcurrentExports: 4, exportOnStart: true });
+    const provider = providerWith(processor);
+    server.setResponseDelay(20);
+    endSpans(provider, 300);
+    await provider.forceFlush();
+    expect(server.counts.maxConcurrent).toBe(1);
+    expect(processor.getStats().exported).toBe(300);
+    await provider.shutdown();
+  });
+
   it('ignores spans that are not sampled', async () => {
     const processor = new SGPSpanProcessor(credentials(server.url));
     const provider = new BasicTracerProvider({ spanProcessors: [processor], sampler: new AlwaysOffSampler() });
@@ -259,7 +282,7 @@ describe('shutdown', () => {
   });
 
   it('gives up within exportTimeoutMillis, counting what it could not deliver', async () => {
-    const processor = new SGPSpanProcessor({ ...credentials(server.url), exportTimeoutMillis: 300, maxExportBatchSize: 5 });
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), exportTimeoutMillis: 300, maxExportBatchSize: 5, maxConcurrentExports: 1 });
     const provider = providerWith(processor);
     server.setResponseDelay(5_000);
     endSpans(provider, 12);

@@ -56,8 +56,8 @@ export interface SGPTestServer {
   /** Accepted spans, one per (trace_id, id), in the order first received; the latest record of each. */
   readonly items: SGPSpanItem[];
   readonly requests: RecordedRequest[];
-  /** Totals since start (or `reset()`), kept even with `retain: false`. */
-  readonly counts: { requests: number; itemsAccepted: number };
+  /** Totals since start (or `reset()`), kept even with `retain: false`; `maxConcurrent`: most requests open at once. */
+  readonly counts: { requests: number; itemsAccepted: number; maxConcurrent: number };
   /** The next `count` requests fail with `status`, whatever they carry. */
   failNext(count: number, status: number, options?: FailOptions): void;
   /** The next `count` requests have their connection destroyed without an answer. */
@@ -89,7 +89,8 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
   events.setMaxListeners(0);
   let responseDelay = 0;
   const retain = options.retain ?? true;
-  const counts = { requests: 0, itemsAccepted: 0 };
+  const counts = { requests: 0, itemsAccepted: 0, maxConcurrent: 0 };
+  let open = 0;
   let itemRejection: { predicate: (item: SGPSpanItem) => boolean; status: number; detail: string } | undefined;
 
   const server = http.createServer((req, res) => {
@@ -105,6 +106,11 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       receivedAt: Date.now(),
     };
     counts.requests += 1;
+    open += 1;
+    counts.maxConcurrent = Math.max(counts.maxConcurrent, open);
+    res.once('close', () => {
+      open -= 1;
+    });
     if (retain) requests.push(record);
     const chunks: Buffer[] = [];
     let tooLarge = false;
@@ -237,6 +243,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       requests.length = 0;
       counts.requests = 0;
       counts.itemsAccepted = 0;
+      counts.maxConcurrent = 0;
       faults.length = 0;
       responseDelay = 0;
       itemRejection = undefined;
