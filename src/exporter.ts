@@ -58,6 +58,8 @@ export interface ExportReport {
 const CONTENT_REJECTIONS = new Set([400, 409, 413, 422]);
 /** Statuses (besides network errors and timeouts) that say SGP is unavailable rather than the batch bad. */
 const OUTAGE_STATUSES = new Set([408, 429, 502, 503, 504]);
+/** Bytes serialized between two yields to the event loop (about 1 ms of JSON.stringify). */
+const YIELD_AFTER_BYTES = 256 * 1024;
 /** A single item refused as too large is sent once more with its strings cut to this many bytes. */
 export const SHRUNK_STRING_BYTES = 2048;
 
@@ -184,10 +186,18 @@ export class SGPSpanExporter implements SpanExporter {
       });
     } else {
       const encoded: EncodedRecord[] = [];
+      let sinceYield = 0;
       for (let index = 0; index < records.length; index += 1) {
         const record = records[index]!;
+        // Serializing big LLM spans back to back would hold the event loop: let it breathe.
+        if (sinceYield >= YIELD_AFTER_BYTES) {
+          sinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         try {
-          encoded.push(await this.encode(record, index, deadline));
+          const next = await this.encode(record, index, deadline);
+          sinceYield += next.bytes;
+          encoded.push(next);
         } catch (error) {
           outcomes[index] = 'unmappable';
           report.error = new Error(`span ${spanLabel(record.span)} could not be mapped to an SGP item: ${messageOf(error)}`);

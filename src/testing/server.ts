@@ -57,7 +57,7 @@ export interface SGPTestServer {
   readonly items: SGPSpanItem[];
   readonly requests: RecordedRequest[];
   /** Totals since start (or `reset()`), kept even with `retain: false`; `maxConcurrent`: most requests open at once. */
-  readonly counts: { requests: number; itemsAccepted: number; maxConcurrent: number };
+  readonly counts: { requests: number; itemsAccepted: number; maxConcurrent: number; connections: number };
   /** The next `count` requests fail with `status`, whatever they carry. */
   failNext(count: number, status: number, options?: FailOptions): void;
   /** The next `count` requests have their connection destroyed without an answer. */
@@ -89,7 +89,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
   events.setMaxListeners(0);
   let responseDelay = 0;
   const retain = options.retain ?? true;
-  const counts = { requests: 0, itemsAccepted: 0, maxConcurrent: 0 };
+  const counts = { requests: 0, itemsAccepted: 0, maxConcurrent: 0, connections: 0 };
   let open = 0;
   let itemRejection: { predicate: (item: SGPSpanItem) => boolean; status: number; detail: string } | undefined;
 
@@ -188,6 +188,9 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
     return item;
   }
 
+  server.on('connection', () => {
+    counts.connections += 1;
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -244,6 +247,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       counts.requests = 0;
       counts.itemsAccepted = 0;
       counts.maxConcurrent = 0;
+      counts.connections = 0;
       faults.length = 0;
       responseDelay = 0;
       itemRejection = undefined;
