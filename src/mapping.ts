@@ -97,8 +97,10 @@ function otelMetadata(span: AnySdkSpan, consumedEvents: ReadonlySet<number>): Js
   const scope = span.instrumentationScope ?? span.instrumentationLibrary;
   const otel: JsonObject = {
     kind: SPAN_KIND_NAMES[span.kind] ?? String(span.kind),
-    scope: compact({ name: scope?.name, version: scope?.version, schema_url: scope?.schemaUrl }),
-    resource: attributesToJson(span.resource?.attributes as Record<string, unknown> | undefined),
+    scope: scope ? cached(scope, () => compact({ name: scope.name, version: scope.version, schema_url: scope.schemaUrl })) : {},
+    resource: span.resource
+      ? cached(span.resource, () => attributesToJson(span.resource.attributes as Record<string, unknown>))
+      : {},
   };
   if (span.status?.code === SpanStatusCode.OK) otel.status_code = 'OK';
   if (span.status?.message && span.status.code !== SpanStatusCode.ERROR) otel.status_message = span.status.message;
@@ -120,6 +122,20 @@ function otelMetadata(span: AnySdkSpan, consumedEvents: ReadonlySet<number>): Js
   });
   if (Object.keys(dropped).length > 0) otel.dropped = dropped;
   return otel;
+}
+
+/**
+ * Resource and scope objects are shared by every span of a provider or tracer: convert each once.
+ * The JSON is shared between items, so nothing downstream may mutate it (prepare.ts copies).
+ */
+const conversions = new WeakMap<object, JsonObject>();
+function cached(source: object, convert: () => JsonObject): JsonObject {
+  let json = conversions.get(source);
+  if (json === undefined) {
+    json = convert();
+    conversions.set(source, json);
+  }
+  return json;
 }
 
 function linkToJson(link: Link): JsonObject {
@@ -148,6 +164,11 @@ export function hrTimeToIso(time: HrTime): string {
   const nanos = Math.trunc(time[1]);
   const seconds = Math.trunc(time[0]) + Math.floor(nanos / 1e9);
   const micros = Math.floor((((nanos % 1e9) + 1e9) % 1e9) / 1000);
-  const iso = new Date(seconds * 1000).toISOString();
-  return `${iso.slice(0, 19)}.${String(micros).padStart(6, '0')}Z`;
+  // Spans come in bursts within the same second: format that second once.
+  if (seconds !== isoCache.seconds) {
+    isoCache.seconds = seconds;
+    isoCache.prefix = new Date(seconds * 1000).toISOString().slice(0, 19);
+  }
+  return `${isoCache.prefix}.${String(micros).padStart(6, '0')}Z`;
 }
+const isoCache = { seconds: Number.NaN, prefix: '' };

@@ -52,7 +52,7 @@ export class SGPTransport {
    * One `PUT` of `body`. Never rejects: failures come back as values. `signal` ends the request
    * early; its reason decides whether that reads as a timeout or a shutdown.
    */
-  async send(body: string, timeoutMillis: number, shutdownSignal: AbortSignal, nowMillis: () => number): Promise<SendResult> {
+  async send(body: Buffer | string, timeoutMillis: number, shutdownSignal: AbortSignal, nowMillis: () => number): Promise<SendResult> {
     // One controller per request, fed by the timer and by the shutdown signal through a listener
     // removed below. (AbortSignal.any with the long-lived shutdown signal leaks one entry per
     // request on Node: nodejs/node#55351, #64476.)
