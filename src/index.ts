@@ -12,3 +12,5 @@ export type { SGPExporterOptions, SGPSpanProcessorOptions, DisabledReason, Envir
 export type { Clock } from './clock.js';
 export { DEFAULT_RETRY_POLICY, decideRetry, parseRetryAfter, backoffMillis, isRetryable } from './retry.js';
 export type { RetryPolicy, RetryDecision, AttemptFailure } from './retry.js';
+export { withSGPFlush, flushWithin } from './serverless.js';
+export type { Flushable, WithSGPFlushOptions } from './serverless.js';

@@ -1,0 +1,55 @@
+import { diag } from '@opentelemetry/api';
+
+/** Anything with OpenTelemetry's forceFlush: a tracer provider, NodeSDK's provider, or the processor itself. */
+export interface Flushable {
+  forceFlush(): Promise<void>;
+}
+
+export interface WithSGPFlushOptions {
+  /** What to flush after each invocation: usually the tracer provider (or the SGPSpanProcessor). */
+  provider: Flushable;
+  /** Longest the flush may add to an invocation, in ms. Default 10000. */
+  timeoutMillis?: number;
+}
+
+/**
+ * Flushes `provider`, never longer than `timeoutMillis` and never throwing: a failed or slow
+ * flush is reported through `diag.warn` and the caller goes on.
+ */
+export async function flushWithin(provider: Flushable, timeoutMillis: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMillis);
+  });
+  try {
+    const outcome = await Promise.race([provider.forceFlush().then(() => 'done' as const), timeout]);
+    if (outcome === 'timeout') diag.warn(`sgp-otel: flush did not finish within ${timeoutMillis} ms; some spans may be lost when the runtime freezes`);
+  } catch (error) {
+    diag.warn(`sgp-otel: flush after the handler failed: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Wraps an async handler (AWS Lambda style) so that spans are flushed after it returns or throws,
+ * before the runtime can freeze the process. The handler's own result or error is passed through
+ * unchanged; the flush never turns a success into a failure.
+ */
+export function withSGPFlush<Args extends unknown[], Result>(
+  handler: (...args: Args) => Result | Promise<Result>,
+  options: WithSGPFlushOptions,
+): (...args: Args) => Promise<Result> {
+  if (typeof handler !== 'function') throw new TypeError('withSGPFlush: handler must be a function');
+  if (typeof options?.provider?.forceFlush !== 'function') {
+    throw new TypeError('withSGPFlush: options.provider must have a forceFlush() method (a tracer provider or SGPSpanProcessor)');
+  }
+  const timeoutMillis = options.timeoutMillis ?? 10_000;
+  return async (...args: Args): Promise<Result> => {
+    try {
+      return await handler(...args);
+    } finally {
+      await flushWithin(options.provider, timeoutMillis);
+    }
+  };
+}
