@@ -247,11 +247,12 @@ export const OUTPUT_SOURCES: ContentSource[] = [
     },
   },
   {
-    name: 'Vercel AI SDK: ai.response.text, .object, .toolCalls; ai.toolCall.result',
-    claims: oneOf('ai.response.text', 'ai.response.object', 'ai.response.toolCalls', 'ai.toolCall.result'),
+    name: 'Vercel AI SDK: ai.response.text, .reasoning, .object, .toolCalls; ai.toolCall.result',
+    claims: oneOf('ai.response.text', 'ai.response.reasoning', 'ai.response.object', 'ai.response.toolCalls', 'ai.toolCall.result'),
     read: (_, a) => {
       const response = defined({
         text: attributeToJson(a['ai.response.text']),
+        reasoning: attributeToJson(a['ai.response.reasoning']),
         object: parseMaybeJson(a['ai.response.object']),
         tool_calls: parseMaybeJson(a['ai.response.toolCalls']),
       });
