@@ -9,10 +9,11 @@ import { SGPSpanProcessor } from 'sgp-otel';
 import { formatTraceTree, startSGPTestServer } from 'sgp-otel/testing';
 
 const hasCredentials = Boolean(process.env.SGP_API_KEY?.trim() && process.env.SGP_ACCOUNT_ID?.trim());
-const local = hasCredentials ? undefined : await startSGPTestServer();
-const processor = new SGPSpanProcessor(
-  local ? { apiKey: 'demo-key', accountId: 'demo-account', baseUrl: local.url } : {},
-);
+// Without credentials: the dev viewer if one is running (npx sgp-otel dev), else an embedded server.
+const viewer = hasCredentials ? undefined : await fetch('http://127.0.0.1:5003/api/traces').then((r) => r.ok, () => false);
+const local = hasCredentials || viewer ? undefined : await startSGPTestServer();
+const baseUrl = viewer ? 'http://127.0.0.1:5003' : local?.url;
+const processor = new SGPSpanProcessor(baseUrl ? { apiKey: 'demo-key', accountId: 'demo-account', baseUrl } : {});
 const provider = new NodeTracerProvider({ spanProcessors: [processor] });
 provider.register();
 const tracer = trace.getTracer('sgp-otel-demo', '1.0.0');
@@ -77,8 +78,11 @@ try {
 }
 const stats = processor.getStats();
 
-if (local) {
-  console.log(`No SGP credentials set: sent to the local SGP-compatible server at ${local.url}.\n`);
+if (viewer) {
+  console.log('No SGP credentials set: sent to the dev viewer. Open http://127.0.0.1:5003/ to see the trace.');
+} else if (local) {
+  console.log(`No SGP credentials set: sent to the local SGP-compatible server at ${local.url}.`);
+  console.log('(Run `npx sgp-otel dev` in another terminal first to see traces in a browser.)\n');
   console.log(formatTraceTree(local.items));
   const llm = local.items.find((item) => item.type === 'COMPLETION');
   console.log(`\nOne item as SGP receives it (the LLM call):\n${JSON.stringify(llm, null, 2)}`);

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
+import { DEV_PORT, startDevServer } from './dev-server.js';
 import { runDoctor } from './doctor.js';
 
 const USAGE = `usage: sgp-otel <command>
 
   doctor [--dry-run]   check credentials, the SGP endpoint and installed OpenTelemetry packages
+  dev [--port N]       a local SGP-compatible server with a trace viewer (default port ${DEV_PORT})
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -11,6 +13,21 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'doctor':
       return runDoctor({ env: process.env, cwd: process.cwd(), dryRun: rest.includes('--dry-run'), print: (line) => console.log(line) });
+    case 'dev': {
+      const at = rest.indexOf('--port');
+      const port = at >= 0 ? Number(rest[at + 1]) : DEV_PORT;
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: expected a port number, got ${JSON.stringify(rest[at + 1])}`);
+      const server = await startDevServer({ port });
+      console.log(`sgp-otel dev: SGP-compatible server listening on ${server.url}`);
+      console.log(`  send spans there:  SGP_CLIENT_BASE_URL=${server.url} SGP_API_KEY=dev SGP_ACCOUNT_ID=dev`);
+      console.log(`  see them here:     ${server.pageUrl}`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await server.close();
+      return 0;
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -21,6 +21,8 @@ export interface SGPTestServerOptions {
    * long runs whose memory is being measured.
    */
   retain?: boolean;
+  /** Handles requests to any other path (the dev viewer serves its page this way). Default: 404. */
+  handleOther?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
 
 /** One request as the server saw it. The API key itself is never kept. */
@@ -94,6 +96,10 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
   let itemRejection: { predicate: (item: SGPSpanItem) => boolean; status: number; detail: string } | undefined;
 
   const server = http.createServer((req, res) => {
+    if (options.handleOther && req.url?.split('?')[0]?.endsWith('/v5/spans/batch') !== true) {
+      options.handleOther(req, res);
+      return;
+    }
     const record: RecordedRequest = {
       method: req.method ?? '',
       path: req.url ?? '',
