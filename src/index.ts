@@ -9,6 +9,7 @@ export { SGPConfigError, SGPExportError, SGPFlushError } from './errors.js';
 export type { SGPExportErrorKind } from './errors.js';
 export { DEFAULT_BASE_URL } from './config.js';
 export type { SGPExporterOptions, SGPSpanProcessorOptions, DisabledReason, Environment } from './config.js';
+export { systemClock } from './clock.js';
 export type { Clock } from './clock.js';
 export { DEFAULT_RETRY_POLICY, decideRetry, parseRetryAfter, backoffMillis, isRetryable } from './retry.js';
 export type { RetryPolicy, RetryDecision, AttemptFailure } from './retry.js';
