@@ -30,6 +30,14 @@ export interface ConventionResult {
   claimedEvents: Set<number>;
 }
 
+/** The attributes to set on your own spans; they take precedence over every convention below. */
+export const SGP_ATTRIBUTES = {
+  input: 'sgp.input',
+  output: 'sgp.output',
+  spanType: 'sgp.span_type',
+  groupId: 'sgp.group_id',
+} as const;
+
 type Read = (span: ConventionInput, attrs: Attributes) => JsonObject | undefined;
 
 interface ContentSource {
@@ -148,7 +156,11 @@ function eventMessage(event: ConventionInput['events'][number], role: string | u
 }
 
 export const INPUT_SOURCES: ContentSource[] = [
-  { name: 'sgp.input', claims: oneOf('sgp.input'), read: (_, a) => (has(a, 'sgp.input') ? toJsonObjectField(a['sgp.input']) : undefined) },
+  {
+    name: SGP_ATTRIBUTES.input,
+    claims: oneOf(SGP_ATTRIBUTES.input),
+    read: (_, a) => (has(a, SGP_ATTRIBUTES.input) ? toJsonObjectField(a[SGP_ATTRIBUTES.input]) : undefined),
+  },
   {
     name: 'gen_ai.input.messages (+ gen_ai.system_instructions, gen_ai.tool.definitions)',
     claims: oneOf('gen_ai.input.messages', 'gen_ai.system_instructions', 'gen_ai.tool.definitions'),
@@ -216,7 +228,11 @@ export const INPUT_SOURCES: ContentSource[] = [
 ];
 
 export const OUTPUT_SOURCES: ContentSource[] = [
-  { name: 'sgp.output', claims: oneOf('sgp.output'), read: (_, a) => (has(a, 'sgp.output') ? toJsonObjectField(a['sgp.output']) : undefined) },
+  {
+    name: SGP_ATTRIBUTES.output,
+    claims: oneOf(SGP_ATTRIBUTES.output),
+    read: (_, a) => (has(a, SGP_ATTRIBUTES.output) ? toJsonObjectField(a[SGP_ATTRIBUTES.output]) : undefined),
+  },
   {
     name: 'gen_ai.output.messages',
     claims: oneOf('gen_ai.output.messages'),
@@ -332,7 +348,13 @@ export function aiSdkOperationType(operation: string): SGPSpanType | undefined {
 }
 
 export const TYPE_SOURCES: { name: string; read: (span: ConventionInput) => SGPSpanType | undefined }[] = [
-  { name: 'sgp.span_type', read: ({ attributes: a }) => (isSGPSpanType(a['sgp.span_type']) ? a['sgp.span_type'] : undefined) },
+  {
+    name: SGP_ATTRIBUTES.spanType,
+    read: ({ attributes: a }) => {
+      const value = a[SGP_ATTRIBUTES.spanType];
+      return isSGPSpanType(value) ? value : undefined;
+    },
+  },
   { name: 'gen_ai.operation.name', read: ({ attributes: a }) => GENAI_OPERATION_TYPES[String(a['gen_ai.operation.name'])] },
   { name: 'openinference.span.kind', read: ({ attributes: a }) => OPENINFERENCE_KIND_TYPES[String(a['openinference.span.kind']).toUpperCase()] },
   {
@@ -345,7 +367,7 @@ export const TYPE_SOURCES: { name: string; read: (span: ConventionInput) => SGPS
   },
 ];
 
-export const GROUP_ID_SOURCES = ['sgp.group_id', 'gen_ai.conversation.id', 'session.id'];
+export const GROUP_ID_SOURCES = [SGP_ATTRIBUTES.groupId, 'gen_ai.conversation.id', 'session.id'];
 
 /** Where `metadata.llm` takes each value from, first present wins. */
 export const LLM_FIELDS: Record<string, string[]> = {
@@ -409,7 +431,10 @@ export function interpretConventions(span: ConventionInput): ConventionResult {
     type,
     groupId: groupKey === undefined ? undefined : (a[groupKey] as string),
     llm: llmMetadata(a),
-    claimedAttribute: (key) => key === 'sgp.group_id' || (key === 'sgp.span_type' && type === a['sgp.span_type']) || CLAIMERS.some((claims) => claims(key)),
+    claimedAttribute: (key) =>
+      key === SGP_ATTRIBUTES.groupId ||
+      (key === SGP_ATTRIBUTES.spanType && type === a[SGP_ATTRIBUTES.spanType]) ||
+      CLAIMERS.some((claims) => claims(key)),
     claimedEvents,
   };
 }

@@ -5,13 +5,6 @@ import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
 import { interpretConventions } from './conventions.js';
 import { attributesToJson, attributeToJson, setOwn } from './json.js';
 
-/** Span attributes that steer the mapping instead of landing in `metadata`. */
-export const SGP_ATTRIBUTES = {
-  input: 'sgp.input',
-  output: 'sgp.output',
-  spanType: 'sgp.span_type',
-  groupId: 'sgp.group_id',
-} as const;
 
 /**
  * The fields a span from either SDK line carries: 2.x names (`parentSpanContext`,
