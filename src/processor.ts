@@ -36,9 +36,9 @@ export interface SGPStats {
   received: number;
   /** Spans the server accepted. */
   exported: number;
-  /** Spans not settled yet: waiting in the queue, in the export in flight, or held during an outage. */
+  /** Spans not settled yet: waiting in the queue, in exports in flight, or held during an outage. */
   queued: number;
-  /** Of `queued`, those in the export in flight. */
+  /** Of `queued`, those in exports in flight. */
   inFlight: number;
   /** Spans `shouldExportSpan` left out (not part of `received`). */
   filtered: number;
@@ -90,8 +90,9 @@ function outageCooldownMillis(rounds: number): number {
 
 /**
  * Queues finished spans and exports them to SGP in batches: at once when a batch is full, else
- * when the schedule timer fires. One export at a time. `forceFlush()` waits for the export in
- * flight and everything queued before the call. While SGP is unreachable, batches are held and
+ * when the schedule timer fires. Up to `maxConcurrentExports` exports at once with our own
+ * exporter (one with any other). `forceFlush()` waits for the exports in flight and everything
+ * queued before the call. While SGP is unreachable, batches are held and
  * retried after a pause instead of dropped; only a full queue drops spans.
  */
 export class SGPSpanProcessor implements SpanProcessor {
@@ -365,7 +366,7 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   /**
-   * Exports everything accepted so far, waiting for the export in flight first. Resolves when all
+   * Exports everything accepted so far, including what is in flight or held. Resolves when all
    * of it was delivered; rejects with {@link SGPFlushError} when some was dropped or time ran out.
    */
   private flushQueued(label: 'forceFlush' | 'shutdown'): Promise<void> {
