@@ -77,7 +77,9 @@ export function parseMaybeJson(value: unknown): JsonValue | undefined {
  */
 export function unflattenIndexed(attrs: Attributes, prefix: string): JsonObject[] {
   const items: JsonObject[] = [];
-  for (const key of Object.keys(attrs)) {
+  const keys = Object.keys(attrs);
+  if (!keys.some((key) => key.startsWith(prefix))) return items;
+  for (const key of keys) {
     if (!key.startsWith(prefix)) continue;
     const path = key.slice(prefix.length).split('.');
     const index = Number(path[0]);
@@ -391,7 +393,10 @@ export const LLM_FIELDS: Record<string, string[]> = {
   total_tokens: ['llm.usage.total_tokens', 'ai.usage.totalTokens', 'llm.token_count.total'],
 };
 
+const LLM_FAMILY = /^(gen_ai|ai|llm)\./;
+
 function llmMetadata(a: Attributes): JsonObject | undefined {
+  if (!Object.keys(a).some((key) => LLM_FAMILY.test(key))) return undefined;
   const out: JsonObject = {};
   for (const [field, keys] of Object.entries(LLM_FIELDS)) {
     const key = keys.find((k) => a[k] !== undefined && a[k] !== '');
@@ -415,11 +420,17 @@ function firstContent(sources: ContentSource[], span: ConventionInput): JsonObje
 }
 
 const CLAIMERS = [...INPUT_SOURCES, ...OUTPUT_SOURCES].map((source) => source.claims);
+/** Every key a content source claims starts like this: other keys skip the claim checks. */
+const CONTENT_FAMILY = /^(sgp|gen_ai|ai|llm|input|output|retrieval|traceloop)\./;
 const CONTENT_EVENTS = new Set([...Object.keys(GENAI_INPUT_EVENTS), 'gen_ai.choice']);
 
 export function interpretConventions(span: ConventionInput): ConventionResult {
   const a = span.attributes;
-  const type = TYPE_SOURCES.map((source) => source.read(span)).find((t) => t !== undefined);
+  let type: SGPSpanType | undefined;
+  for (const source of TYPE_SOURCES) {
+    type = source.read(span);
+    if (type !== undefined) break;
+  }
   const groupKey = GROUP_ID_SOURCES.find((key) => typeof a[key] === 'string' && a[key] !== '');
   const claimedEvents = new Set<number>();
   span.events.forEach((event, index) => {
@@ -434,7 +445,7 @@ export function interpretConventions(span: ConventionInput): ConventionResult {
     claimedAttribute: (key) =>
       key === SGP_ATTRIBUTES.groupId ||
       (key === SGP_ATTRIBUTES.spanType && type === a[SGP_ATTRIBUTES.spanType]) ||
-      CLAIMERS.some((claims) => claims(key)),
+      (CONTENT_FAMILY.test(key) && CLAIMERS.some((claims) => claims(key))),
     claimedEvents,
   };
 }
