@@ -209,13 +209,15 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.state !== 'running') return;
-    if (this.filteredOut.has(span)) {
+    if (this.filter !== undefined && this.filteredOut.has(span)) {
       this.filtered += 1;
       return;
     }
     if (this.trackOpenSpans) {
-      const start = this.openSpans.get(span as Span);
-      if (start && !start.taken) start.superseded = true;
+      if (this.config.exportOnStart) {
+        const start = this.openSpans.get(span as Span);
+        if (start && !start.taken) start.superseded = true;
+      }
       this.openSpans.delete(span as Span);
     }
     try {
