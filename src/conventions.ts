@@ -157,6 +157,23 @@ function eventMessage(event: ConventionInput['events'][number], role: string | u
   return base;
 }
 
+/**
+ * The deprecated `gen_ai.prompt` / `gen_ai.completion`: flattened `<key>.N.*` attributes rebuilt as
+ * messages, else the attribute itself (a JSON array of messages, or text kept under `textKey`).
+ */
+function deprecatedGenAIContent(key: string, textKey: string): ContentSource {
+  return {
+    name: `${key}, ${key}.N.* (deprecated)`,
+    claims: (k) => k === key || k.startsWith(`${key}.`),
+    read: (_, a) => {
+      const flattened = unflattenIndexed(a, `${key}.`);
+      if (flattened.length > 0) return { messages: flattened };
+      const value = parseMaybeJson(a[key]);
+      return Array.isArray(value) ? { messages: value } : objectOr(value, textKey);
+    },
+  };
+}
+
 export const INPUT_SOURCES: ContentSource[] = [
   {
     name: SGP_ATTRIBUTES.input,
@@ -175,16 +192,7 @@ export const INPUT_SOURCES: ContentSource[] = [
           })
         : undefined,
   },
-  {
-    name: 'gen_ai.prompt, gen_ai.prompt.N.* (deprecated)',
-    claims: (key) => key === 'gen_ai.prompt' || key.startsWith('gen_ai.prompt.'),
-    read: (_, a) => {
-      const flattened = unflattenIndexed(a, 'gen_ai.prompt.');
-      if (flattened.length > 0) return { messages: flattened };
-      const prompt = parseMaybeJson(a['gen_ai.prompt']);
-      return Array.isArray(prompt) ? { messages: prompt } : objectOr(prompt, 'prompt');
-    },
-  },
+  deprecatedGenAIContent('gen_ai.prompt', 'prompt'),
   {
     name: 'gen_ai.{system,user,assistant,tool}.message events (deprecated)',
     claims: () => false,
@@ -240,16 +248,7 @@ export const OUTPUT_SOURCES: ContentSource[] = [
     claims: oneOf('gen_ai.output.messages'),
     read: (_, a) => (has(a, 'gen_ai.output.messages') ? { messages: parseMaybeJson(a['gen_ai.output.messages']) ?? null } : undefined),
   },
-  {
-    name: 'gen_ai.completion, gen_ai.completion.N.* (deprecated)',
-    claims: (key) => key === 'gen_ai.completion' || key.startsWith('gen_ai.completion.'),
-    read: (_, a) => {
-      const flattened = unflattenIndexed(a, 'gen_ai.completion.');
-      if (flattened.length > 0) return { messages: flattened };
-      const completion = parseMaybeJson(a['gen_ai.completion']);
-      return Array.isArray(completion) ? { messages: completion } : objectOr(completion, 'completion');
-    },
-  },
+  deprecatedGenAIContent('gen_ai.completion', 'completion'),
   {
     name: 'gen_ai.choice events (deprecated)',
     claims: () => false,
