@@ -3,8 +3,8 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { SGPConfigError } from './errors.js';
-import type { MaskFunction } from './prepare.js';
-import type { RetryPolicy } from './retry.js';
+import type { MaskFunction } from './mapping/prepare.js';
+import type { RetryPolicy } from './delivery/retry.js';
 
 export const DEFAULT_BASE_URL = 'https://api.egp.scale.com';
 /** The server rejects a request with more items than this (422). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveExporterConfig, resolveProcessorConfig } from '../src/config.js';
 import { SGPConfigError } from '../src/errors.js';
-import { SGPSpanProcessor } from '../src/processor.js';
+import { SGPSpanProcessor } from '../src/pipeline/processor.js';
 import { API_KEY } from './helpers.js';
 
 describe('processor configuration', () => {

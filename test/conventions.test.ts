@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { unflattenIndexed } from '../src/conventions.js';
+import { unflattenIndexed } from '../src/mapping/conventions.js';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
 import { loadFixtures, renderFixture } from './fixtures/render.js';

@@ -4,7 +4,7 @@ import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
 
 // Runs the built CLI (npm test builds first) as `npx sgp-otel doctor` would.
-const CLI = new URL('../dist/esm/cli.js', import.meta.url).pathname;
+const CLI = new URL('../dist/esm/cli/main.js', import.meta.url).pathname;
 const KEY = 'sk-doctor-canary-77aa';
 
 function doctor(env: Record<string, string>, ...args: string[]): Promise<{ code: number; out: string }> {

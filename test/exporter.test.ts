@@ -8,7 +8,7 @@ import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SGPExportError } from '../src/errors.js';
-import { SGPSpanExporter } from '../src/exporter.js';
+import { SGPSpanExporter } from '../src/delivery/exporter.js';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
 import { ACCOUNT_ID, API_KEY, credentials, virtualClock } from './helpers.js';

@@ -4,7 +4,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { hrTimeToIso, toSGPSpanItem } from '../src/mapping.js';
+import { hrTimeToIso, toSGPSpanItem } from '../src/mapping/span-to-item.js';
 import { validateItem } from '../src/testing/validate.js';
 
 function record(build: (tracer: ReturnType<BasicTracerProvider['getTracer']>) => void): ReadableSpan[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMillis, decideRetry, DEFAULT_RETRY_POLICY, isRetryable, parseRetryAfter } from '../src/retry.js';
+import { backoffMillis, decideRetry, DEFAULT_RETRY_POLICY, isRetryable, parseRetryAfter } from '../src/delivery/retry.js';
 
 const timing = (nowMillis = 0, deadlineMillis = 1e9, random = 0.5) => ({ nowMillis, deadlineMillis, random });
 

@@ -1,7 +1,7 @@
 import { context, trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SGPSpanProcessor } from '../src/processor.js';
-import { withSGPFlush } from '../src/serverless.js';
+import { SGPSpanProcessor } from '../src/pipeline/processor.js';
+import { withSGPFlush } from '../src/pipeline/serverless.js';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
 import { captureDiag, credentials, providerWith, virtualClock } from './helpers.js';

@@ -3,5 +3,5 @@ export type { SGPTestServer, SGPTestServerOptions, RecordedRequest, FailOptions 
 export { formatTraceTree } from './tree.js';
 export { validateBatch, validateItem, isoToMicros, MAX_ITEMS } from './validate.js';
 export type { Rejection } from './validate.js';
-export { startDevServer, summarizeTraces, DEV_PORT } from '../dev-server.js';
-export type { TraceSummary } from '../dev-server.js';
+export { startDevServer, summarizeTraces, DEV_PORT } from './dev-server.js';
+export type { TraceSummary } from './dev-server.js';

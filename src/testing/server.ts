@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { SGPSpanItem } from '../item.js';
+import type { SGPSpanItem } from '../mapping/item.js';
 import { validateBatch } from './validate.js';
 
 export interface SGPTestServerOptions {

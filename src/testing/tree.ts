@@ -1,4 +1,4 @@
-import type { SGPSpanItem } from '../item.js';
+import type { SGPSpanItem } from '../mapping/item.js';
 import { isoToMicros } from './validate.js';
 
 /**

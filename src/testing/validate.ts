@@ -1,4 +1,4 @@
-import { SGP_SPAN_STATUSES, SGP_SPAN_TYPES } from '../item.js';
+import { SGP_SPAN_STATUSES, SGP_SPAN_TYPES } from '../mapping/item.js';
 
 /** The server's per-request cap on items. */
 export const MAX_ITEMS = 1000;

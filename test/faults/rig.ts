@@ -1,7 +1,7 @@
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { expect } from 'vitest';
 import type { SGPSpanProcessorOptions } from '../../src/config.js';
-import { SGPSpanProcessor } from '../../src/processor.js';
+import { SGPSpanProcessor } from '../../src/pipeline/processor.js';
 import { startSGPTestServer } from '../../src/testing/server.js';
 import type { SGPTestServer, SGPTestServerOptions } from '../../src/testing/server.js';
 import { ACCOUNT_ID, API_KEY, captureDiag, virtualClock } from '../helpers.js';

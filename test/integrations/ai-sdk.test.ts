@@ -4,7 +4,7 @@ import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SGPSpanProcessor } from '../../src/processor.js';
+import { SGPSpanProcessor } from '../../src/pipeline/processor.js';
 import { startSGPTestServer } from '../../src/testing/server.js';
 import type { SGPTestServer } from '../../src/testing/server.js';
 import { credentials, eventually } from '../helpers.js';

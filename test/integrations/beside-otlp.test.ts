@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SGPSpanProcessor } from '../../src/processor.js';
+import { SGPSpanProcessor } from '../../src/pipeline/processor.js';
 import { startSGPTestServer } from '../../src/testing/server.js';
 import type { SGPTestServer } from '../../src/testing/server.js';
 import { credentials, endSpans } from '../helpers.js';

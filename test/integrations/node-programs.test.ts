@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { SGPSpanItem } from '../../src/item.js';
+import type { SGPSpanItem } from '../../src/mapping/item.js';
 
 // These programs run the built package (npm test builds first) in their own process, because
 // NodeSDK and @vercel/otel register globals and patch modules at start, as in a user's app.

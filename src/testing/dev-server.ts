@@ -1,9 +1,9 @@
 import type http from 'node:http';
-import type { SGPSpanItem } from './item.js';
-import { DEV_VIEWER_PAGE } from './dev-viewer-page.js';
-import { startSGPTestServer } from './testing/server.js';
-import type { SGPTestServer } from './testing/server.js';
-import { isoToMicros } from './testing/validate.js';
+import type { SGPSpanItem } from '../mapping/item.js';
+import { DEV_VIEWER_PAGE } from './viewer-page.js';
+import { startSGPTestServer } from './server.js';
+import type { SGPTestServer } from './server.js';
+import { isoToMicros } from './validate.js';
 
 /** The official SDK's "development" environment is http://127.0.0.1:5003/public: listen there. */
 export const DEV_PORT = 5003;

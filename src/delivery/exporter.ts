@@ -2,16 +2,16 @@ import { context, diag } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { ExporterConfig, SGPExporterOptions } from './config.js';
-import { resolveExporterConfig, SERVER_MAX_ITEMS_PER_REQUEST } from './config.js';
-import { SGPExportError } from './errors.js';
-import type { JsonObject, SGPSpanItem } from './item.js';
-import { toSGPSpanItem } from './mapping.js';
-import { markTruncated, prepareItem } from './prepare.js';
+import type { ExporterConfig, SGPExporterOptions } from '../config.js';
+import { resolveExporterConfig, SERVER_MAX_ITEMS_PER_REQUEST } from '../config.js';
+import { SGPExportError } from '../errors.js';
+import type { JsonObject, SGPSpanItem } from '../mapping/item.js';
+import { toSGPSpanItem } from '../mapping/span-to-item.js';
+import { markTruncated, prepareItem } from '../mapping/prepare.js';
 import { decideRetry, MAX_RETRY_AFTER_MILLIS } from './retry.js';
 import { SGPTransport } from './transport.js';
-import type { Cut } from './truncate.js';
-import { truncateStrings } from './truncate.js';
+import type { Cut } from '../mapping/truncate.js';
+import { truncateStrings } from '../mapping/truncate.js';
 
 /** Why spans handed to the exporter were not delivered. */
 export interface ExportDrops {

@@ -2,9 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import { resolveExporterConfig } from './config.js';
-import type { Environment } from './config.js';
-import { hrTimeToIso } from './mapping.js';
+import { resolveExporterConfig } from '../config.js';
+import type { Environment } from '../config.js';
+import { hrTimeToIso } from '../mapping/span-to-item.js';
 
 /** Exit codes: each kind of problem has its own, so scripts can tell them apart. */
 export const DOCTOR_EXIT = { ok: 0, misconfigured: 1, rejected: 2, unreachable: 3 } as const;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { DEV_PORT, startDevServer } from './dev-server.js';
+import { DEV_PORT, startDevServer } from '../testing/dev-server.js';
 import { runDoctor } from './doctor.js';
 
 const USAGE = `usage: sgp-otel <command>

@@ -3,16 +3,16 @@ import type { Context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
-import type { DisabledReason, ProcessorConfig, SGPSpanProcessorOptions } from './config.js';
-import { resolveExporterConfig, resolveProcessorConfig } from './config.js';
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
+import type { DisabledReason, ProcessorConfig, SGPSpanProcessorOptions } from '../config.js';
+import { resolveExporterConfig, resolveProcessorConfig } from '../config.js';
 import { DropLog } from './drop-log.js';
-import { SGPConfigError, SGPExportError, SGPFlushError } from './errors.js';
-import type { ExportRecord, ExportReport, RecordOutcome } from './exporter.js';
-import { announceDisabled, isSGPSpanExporter, SGPSpanExporter } from './exporter.js';
+import { SGPConfigError, SGPExportError, SGPFlushError } from '../errors.js';
+import type { ExportRecord, ExportReport, RecordOutcome } from '../delivery/exporter.js';
+import { announceDisabled, isSGPSpanExporter, SGPSpanExporter } from '../delivery/exporter.js';
 import { registerExitFlush } from './exit-flush.js';
-import { isGenAISpan } from './conventions.js';
+import { isGenAISpan } from '../mapping/conventions.js';
 import { BoundedQueue } from './queue.js';
 
 export interface SGPDropCounts {

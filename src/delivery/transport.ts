@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
-import { SGPExportError } from './errors.js';
+import { SGPExportError } from '../errors.js';
 import { isRetryable, parseRetryAfter } from './retry.js';
 
 /** Error bodies are read up to this many bytes; the rest is discarded unread. */
