@@ -5,7 +5,8 @@
 // Prints delivered / dropped by reason and the heap after GC at several points: the heap must not
 // grow with the number of spans processed, and delivered + dropped must equal produced.
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import { SGPSpanProcessor, systemClock } from 'sgp-otel';
+import { SGPSpanProcessor } from 'sgp-otel';
+import { systemClock } from '../dist/esm/clock.js';
 import { startSGPTestServer } from 'sgp-otel/testing';
 
 const args = Object.fromEntries(

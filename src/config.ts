@@ -4,11 +4,19 @@ import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { SGPConfigError } from './errors.js';
 import type { MaskFunction } from './mapping/prepare.js';
-import type { RetryPolicy } from './delivery/retry.js';
 
 export const DEFAULT_BASE_URL = 'https://api.egp.scale.com';
 /** The server rejects a request with more items than this (422). */
 export const SERVER_MAX_ITEMS_PER_REQUEST = 1000;
+
+export interface RetryPolicy {
+  /** Attempts in total, the first included. */
+  maxAttempts: number;
+  initialBackoffMillis: number;
+  maxBackoffMillis: number;
+  /** Each wait is scaled by a random factor in [1 - jitterRatio, 1 + jitterRatio]. */
+  jitterRatio: number;
+}
 
 export type Environment = Record<string, string | undefined>;
 

@@ -1,18 +1,15 @@
+// The public API. Everything else is internal and may change in any release.
 export { SGPSpanProcessor } from './pipeline/processor.js';
-export type { SGPStats, SGPDropCounts } from './pipeline/processor.js';
+export type { SGPStats, SGPDropCounts, SGPLastError } from './pipeline/stats.js';
 export { SGPSpanExporter } from './delivery/exporter.js';
-export type { ExportReport, ExportDrops } from './delivery/exporter.js';
-export { toSGPSpanItem, hrTimeToIso } from './mapping/span-to-item.js';
-export { SGP_ATTRIBUTES, isGenAISpan } from './mapping/conventions.js';
-export { SGP_SPAN_TYPES, isSGPSpanType } from './mapping/item.js';
+export { toSGPSpanItem } from './mapping/span-to-item.js';
+export type { MappingOptions } from './mapping/span-to-item.js';
+export type { MaskFunction, MaskField } from './mapping/prepare.js';
+export { SGP_SPAN_TYPES } from './mapping/item.js';
 export type { SGPSpanItem, SGPSpanType, SGPSpanStatus, JsonObject, JsonValue, JsonPrimitive } from './mapping/item.js';
 export { SGPConfigError, SGPExportError, SGPFlushError } from './errors.js';
 export type { SGPExportErrorKind } from './errors.js';
-export { DEFAULT_BASE_URL } from './config.js';
 export type { SGPExporterOptions, SGPSpanProcessorOptions, DisabledReason, Environment } from './config.js';
-export { systemClock } from './clock.js';
 export type { Clock } from './clock.js';
-export { DEFAULT_RETRY_POLICY, decideRetry, parseRetryAfter, backoffMillis, isRetryable } from './delivery/retry.js';
-export type { RetryPolicy, RetryDecision, AttemptFailure } from './delivery/retry.js';
-export { withSGPFlush, flushWithin } from './pipeline/serverless.js';
+export { withSGPFlush } from './pipeline/serverless.js';
 export type { Flushable, WithSGPFlushOptions } from './pipeline/serverless.js';

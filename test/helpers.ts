@@ -12,6 +12,8 @@ export const ACCOUNT_ID = 'acct-test-1';
  */
 export interface VirtualClock extends Clock {
   readonly sleeps: number[];
+  /** keepAlive() holds not yet released. */
+  readonly holds: number;
   advance(ms: number): void;
   setRandom(value: number): void;
 }
@@ -19,6 +21,7 @@ export interface VirtualClock extends Clock {
 export function virtualClock(startMillis = Date.UTC(2026, 10, 29, 12, 0, 0)): VirtualClock {
   let now = startMillis;
   let random = 0.5;
+  let holds = 0;
   const sleeps: number[] = [];
   let timers: { at: number; callback: () => void }[] = [];
   return {
@@ -36,6 +39,16 @@ export function virtualClock(startMillis = Date.UTC(2026, 10, 29, 12, 0, 0)): Vi
       };
     },
     random: () => random,
+    yield: () => new Promise<void>((resolve) => setImmediate(resolve)),
+    keepAlive() {
+      holds += 1;
+      return () => {
+        holds -= 1;
+      };
+    },
+    get holds() {
+      return holds;
+    },
     setRandom(value) {
       random = value;
     },

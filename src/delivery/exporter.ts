@@ -239,7 +239,7 @@ export class SGPSpanExporter implements SpanExporter {
     const body = Buffer.from(JSON.stringify(item));
     if (captureContent && mask === undefined && body.length <= maxFieldBytes) return { index, item, body, shrunk: false };
     const maskTimeoutMillis = Math.max(0, deadline - clock.now());
-    return prepareItem(item, record.span, { captureContent, mask, maxFieldBytes, maskTimeoutMillis }).then((prepared) => ({
+    return prepareItem(item, record.span, { captureContent, mask, maxFieldBytes, maskTimeoutMillis, clock }).then((prepared) => ({
       index,
       item: prepared,
       body: Buffer.from(JSON.stringify(prepared)),

@@ -1,17 +1,10 @@
+import type { RetryPolicy } from '../config.js';
+
 /**
  * The retry policy of the official SGP SDK: 4 attempts per batch, waits of 0.4 s, 0.8 s, 1.6 s
  * (doubling, capped), with jitter; a server's `Retry-After` replaces the computed wait.
  * Everything here is a pure function of its arguments.
  */
-
-export interface RetryPolicy {
-  /** Attempts in total, the first included. */
-  maxAttempts: number;
-  initialBackoffMillis: number;
-  maxBackoffMillis: number;
-  /** Each wait is scaled by a random factor in [1 - jitterRatio, 1 + jitterRatio]. */
-  jitterRatio: number;
-}
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxAttempts: 4,

@@ -3,6 +3,7 @@
  * per-field size budget, in that order (so the budget applies to what is really sent).
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { Clock } from '../clock.js';
 import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
 import { setOwn } from './json.js';
 import type { Cut } from './truncate.js';
@@ -25,6 +26,8 @@ export interface PrepareOptions {
   maxFieldBytes: number;
   /** How long an async mask may take before the field fails closed. */
   maskTimeoutMillis: number;
+  /** Times the mask. */
+  clock: Clock;
 }
 
 /** Replaces text when content capture is off. */
@@ -64,30 +67,35 @@ function asObject(value: JsonValue | undefined): JsonObject {
   return value === undefined ? { value: MASK_FAILED } : { value };
 }
 
-async function withinTime<T>(work: T | Promise<T>, timeoutMillis: number): Promise<T | typeof TIMED_OUT> {
+async function withinTime<T>(work: T | Promise<T>, timeoutMillis: number, clock: Clock): Promise<T | typeof TIMED_OUT> {
   if (!(work instanceof Promise)) return work;
-  let timer: NodeJS.Timeout | undefined;
+  let cancel = noop;
   const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), timeoutMillis);
-    timer.unref();
+    cancel = clock.schedule(() => resolve(TIMED_OUT), timeoutMillis);
   });
   try {
     return await Promise.race([work, timeout]);
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
 }
+function noop(): void {}
 const TIMED_OUT = Symbol('timed out');
+
+interface MaskTiming {
+  timeoutMillis: number;
+  clock: Clock;
+}
 
 /** Applies the mask to one value; anything but a returned JSON value fails closed. */
 async function masked(
   mask: MaskFunction,
   value: JsonValue,
   context: { field: MaskField; path: string; span: ReadableSpan },
-  timeoutMillis: number,
+  timing: MaskTiming,
 ): Promise<JsonValue> {
   try {
-    const result = await withinTime(mask(value, context), timeoutMillis);
+    const result = await withinTime(mask(value, context), timing.timeoutMillis, timing.clock);
     return result === TIMED_OUT || result === undefined ? MASK_FAILED : result;
   } catch {
     return MASK_FAILED;
@@ -99,18 +107,18 @@ async function maskStrings(
   value: JsonValue,
   path: string,
   span: ReadableSpan,
-  timeoutMillis: number,
+  timing: MaskTiming,
 ): Promise<JsonValue> {
-  if (typeof value === 'string') return masked(mask, value, { field: 'metadata', path, span }, timeoutMillis);
+  if (typeof value === 'string') return masked(mask, value, { field: 'metadata', path, span }, timing);
   if (Array.isArray(value)) {
     const out: JsonValue[] = [];
-    for (let i = 0; i < value.length; i += 1) out.push(await maskStrings(mask, value[i]!, `${path}[${i}]`, span, timeoutMillis));
+    for (let i = 0; i < value.length; i += 1) out.push(await maskStrings(mask, value[i]!, `${path}[${i}]`, span, timing));
     return out;
   }
   if (value !== null && typeof value === 'object') {
     const out: JsonObject = {};
     for (const key of Object.keys(value)) {
-      setOwn(out, key, await maskStrings(mask, value[key]!, path ? `${path}.${key}` : key, span, timeoutMillis));
+      setOwn(out, key, await maskStrings(mask, value[key]!, path ? `${path}.${key}` : key, span, timing));
     }
     return out;
   }
@@ -153,7 +161,8 @@ export async function prepareItem(item: SGPSpanItem, span: ReadableSpan, options
     output = withoutContent(output) as JsonObject;
   }
   if (options.mask) {
-    const { mask, maskTimeoutMillis: timeout } = options;
+    const { mask } = options;
+    const timeout: MaskTiming = { timeoutMillis: options.maskTimeoutMillis, clock: options.clock };
     input = asObject(await masked(mask, input, { field: 'input', path: 'input', span }, timeout));
     output = asObject(await masked(mask, output, { field: 'output', path: 'output', span }, timeout));
     metadata = asObject(await maskStrings(mask, metadata, '', span, timeout));
