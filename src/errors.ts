@@ -45,6 +45,17 @@ export class SGPExportError extends Error {
     this.retryAfterMillis = details.retryAfterMillis;
     this.code = details.code;
   }
+
+  /** The same failure with another message. */
+  withMessage(message: string): SGPExportError {
+    return new SGPExportError(message, {
+      kind: this.kind,
+      retryable: this.retryable,
+      status: this.status,
+      retryAfterMillis: this.retryAfterMillis,
+      code: this.code,
+    });
+  }
 }
 
 /** `forceFlush()` or `shutdown()` finished without delivering every span it covered. */

@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -12,6 +13,10 @@ export const ACCOUNT_ID = 'acct-test-1';
  */
 export interface VirtualClock extends Clock {
   readonly sleeps: number[];
+  /** yield() calls not resumed yet: work in progress that the clock does not time. */
+  readonly pendingYields: number;
+  /** When the earliest scheduled callback is due, or undefined when none is. */
+  nextDue(): number | undefined;
   /** keepAlive() holds not yet released. */
   readonly holds: number;
   advance(ms: number): void;
@@ -22,6 +27,7 @@ export function virtualClock(startMillis = Date.UTC(2026, 10, 29, 12, 0, 0)): Vi
   let now = startMillis;
   let random = 0.5;
   let holds = 0;
+  let pendingYields = 0;
   const sleeps: number[] = [];
   let timers: { at: number; callback: () => void }[] = [];
   return {
@@ -39,7 +45,21 @@ export function virtualClock(startMillis = Date.UTC(2026, 10, 29, 12, 0, 0)): Vi
       };
     },
     random: () => random,
-    yield: () => new Promise<void>((resolve) => setImmediate(resolve)),
+    yield() {
+      pendingYields += 1;
+      return new Promise<void>((resolve) =>
+        setImmediate(() => {
+          pendingYields -= 1;
+          resolve();
+        }),
+      );
+    },
+    get pendingYields() {
+      return pendingYields;
+    },
+    nextDue() {
+      return timers.length === 0 ? undefined : Math.min(...timers.map((t) => t.at));
+    },
     keepAlive() {
       holds += 1;
       return () => {
@@ -105,15 +125,53 @@ export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+// HTTP requests made through undici (ours and fetch) that have not completed, seen through its
+// diagnostics channels: real I/O the virtual clock must wait for before it moves.
+const openRequests = new Set<object>();
+diagnosticsChannel.subscribe('undici:request:create', (message) => openRequests.add((message as { request: object }).request));
+for (const name of ['undici:request:trailers', 'undici:request:error']) {
+  diagnosticsChannel.subscribe(name, (message) => openRequests.delete((message as { request: object }).request));
+}
+
+/**
+ * Resolves once the program is idle but for the clock: no HTTP request open, no `yield()` of the
+ * clock pending, for a few turns of the event loop in a row. However slow the machine, time does
+ * not move while real work is under way, so virtual timeouts never race real sockets.
+ */
+export async function quiet(clock?: VirtualClock): Promise<void> {
+  for (let calm = 0; calm < 3; ) {
+    await nextTurn();
+    calm = openRequests.size === 0 && (clock?.pendingYields ?? 0) === 0 ? calm + 1 : 0;
+  }
+}
+
+/**
+ * Runs the program on virtual time until `condition` holds: lets real work finish, then moves the
+ * clock to the next scheduled callback, and again. Fails when nothing is left to happen.
+ */
+export async function driveUntil(clock: VirtualClock, condition: () => boolean, maxSteps = 20_000): Promise<void> {
+  for (let step = 0; step < maxSteps; step += 1) {
+    await quiet(clock);
+    if (condition()) return;
+    const due = clock.nextDue();
+    if (due === undefined) break;
+    clock.advance(Math.max(0, due - clock.now()));
+  }
+  if (!condition()) throw new Error('driveUntil: the condition never held, and nothing is left to happen');
+}
+
 export function credentials(baseUrl: string) {
   return { apiKey: API_KEY, accountId: ACCOUNT_ID, baseUrl, env: {} };
 }
 
-/** Waits (turn by turn, at most `turns` event-loop turns) until `condition` holds; fails otherwise. */
-export async function eventually(condition: () => boolean, turns = 2000): Promise<void> {
-  for (let i = 0; i < turns; i += 1) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 1));
+/**
+ * Waits, turn by turn, until `condition` holds: for real I/O whose end is certain (a request
+ * reaching the server). The 20 s bound only turns a hang into a clear failure; it is no race.
+ */
+export async function eventually(condition: () => boolean): Promise<void> {
+  const giveUpAt = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > giveUpAt) throw new Error('eventually: the condition never held');
+    await nextTurn();
   }
-  throw new Error('condition never held');
 }

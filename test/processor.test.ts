@@ -308,7 +308,7 @@ describe('queue overflow', () => {
     expect(warnings.length).toBeLessThanOrEqual(2);
     const counted = warnings.map((w) => Number(/dropped (\d+) span/.exec(w)?.[1] ?? 0)).reduce((a, b) => a + b, 0);
     expect(counted).toBe(240);
-    expect(warnings[0]).toContain('(queue full): the queue already holds maxQueueSize (10) spans');
+    expect(warnings[0]).toContain('(queue full): maxQueueSize (10) spans are already queued, in flight or held');
     expect(server.items).toHaveLength(10);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMillis, decideRetry, DEFAULT_RETRY_POLICY, isRetryable, parseRetryAfter } from '../src/delivery/retry.js';
+import { classifyFailure } from '../src/delivery/classify.js';
+import { backoffMillis, decideRetry, DEFAULT_RETRY_POLICY, isRetryable, parseRetryAfter, serverRequestedWait } from '../src/delivery/retry.js';
 
 const timing = (nowMillis = 0, deadlineMillis = 1e9, random = 0.5) => ({ nowMillis, deadlineMillis, random });
 
@@ -30,6 +31,31 @@ describe('isRetryable', () => {
   });
 });
 
+describe('classifyFailure: what becomes of a batch once retrying is over', () => {
+  it.each([
+    [{ kind: 'network' as const }, { retry: true, then: 'hold' }],
+    [{ kind: 'timeout' as const }, { retry: true, then: 'hold' }],
+    [{ kind: 'shutdown' as const }, { retry: false, then: 'abandon' }],
+    [{ kind: 'http' as const, status: 408 }, { retry: true, then: 'hold' }],
+    [{ kind: 'http' as const, status: 429 }, { retry: true, then: 'hold' }],
+    [{ kind: 'http' as const, status: 502 }, { retry: true, then: 'hold' }],
+    [{ kind: 'http' as const, status: 503 }, { retry: true, then: 'hold' }],
+    [{ kind: 'http' as const, status: 504 }, { retry: true, then: 'hold' }],
+    [{ kind: 'http' as const, status: 500 }, { retry: true, then: 'fail' }],
+    [{ kind: 'http' as const, status: 507 }, { retry: true, then: 'fail' }],
+    [{ kind: 'http' as const, status: 400 }, { retry: false, then: 'split' }],
+    [{ kind: 'http' as const, status: 409 }, { retry: false, then: 'split' }],
+    [{ kind: 'http' as const, status: 413 }, { retry: false, then: 'split' }],
+    [{ kind: 'http' as const, status: 422 }, { retry: false, then: 'split' }],
+    [{ kind: 'http' as const, status: 401 }, { retry: false, then: 'reject' }],
+    [{ kind: 'http' as const, status: 403 }, { retry: false, then: 'reject' }],
+    [{ kind: 'http' as const, status: 404 }, { retry: false, then: 'reject' }],
+    [{ kind: 'http' as const, status: 301 }, { retry: false, then: 'reject' }],
+  ])('%o -> %o', (failure, rule) => {
+    expect(classifyFailure(failure)).toEqual(rule);
+  });
+});
+
 describe('decideRetry', () => {
   it('allows 4 attempts in total with 400, 800, 1600 ms between them', () => {
     const failure = { kind: 'http' as const, status: 503 };
@@ -54,9 +80,19 @@ describe('decideRetry', () => {
     expect(decideRetry(failure, 1, DEFAULT_RETRY_POLICY, timing())).toEqual({ retry: true, delayMillis: 7000 });
   });
 
-  it('ignores a server-requested wait above 60 s, as the official SDK does', () => {
+  it('caps a server-requested wait above 60 s at 60 s (the one Retry-After rule)', () => {
     const failure = { kind: 'http' as const, status: 503, retryAfterMillis: 120_000 };
-    expect(decideRetry(failure, 1, DEFAULT_RETRY_POLICY, timing())).toEqual({ retry: true, delayMillis: 400 });
+    expect(serverRequestedWait(failure)).toBe(60_000);
+    expect(decideRetry(failure, 1, DEFAULT_RETRY_POLICY, timing())).toEqual({ retry: true, delayMillis: 60_000 });
+  });
+
+  it('computes its own wait when the server asked for none, or for 0', () => {
+    expect(serverRequestedWait({ kind: 'http', status: 503 })).toBeUndefined();
+    expect(serverRequestedWait({ kind: 'http', status: 503, retryAfterMillis: 0 })).toBeUndefined();
+    expect(decideRetry({ kind: 'http', status: 503, retryAfterMillis: 0 }, 1, DEFAULT_RETRY_POLICY, timing())).toEqual({
+      retry: true,
+      delayMillis: 400,
+    });
   });
 
   it('does not start a wait that would end past the deadline', () => {

@@ -1,4 +1,6 @@
 import type { RetryPolicy } from '../config.js';
+import type { AttemptFailure } from './classify.js';
+import { classifyFailure } from './classify.js';
 
 /**
  * The retry policy of the official SGP SDK: 4 attempts per batch, waits of 0.4 s, 0.8 s, 1.6 s
@@ -13,37 +15,25 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   jitterRatio: 0.2,
 };
 
-/** The official SDK honours a server-requested wait only within this bound. */
+/** The longest wait a server's `Retry-After` can impose; a longer request is capped to it. */
 export const MAX_RETRY_AFTER_MILLIS = 60_000;
-
-/** What a failed attempt looked like, as far as the retry decision cares. */
-export interface AttemptFailure {
-  kind: 'http' | 'network' | 'timeout' | 'shutdown';
-  status?: number;
-  retryAfterMillis?: number;
-}
 
 export type RetryDecision =
   | { retry: true; delayMillis: number }
   | { retry: false; reason: 'not_retryable' | 'attempts_exhausted' | 'deadline' };
 
-/**
- * Connection errors, timeouts, 408, 429 and 5xx may succeed later. Every other 4xx describes the
- * request itself (400 bad bytes, 401/403 credentials, 409 parent cycle, 413 size, 422 content):
- * sending it again cannot succeed.
- */
 export function isRetryable(failure: AttemptFailure): boolean {
-  switch (failure.kind) {
-    case 'network':
-    case 'timeout':
-      return true;
-    case 'shutdown':
-      return false;
-    case 'http': {
-      const status = failure.status ?? 0;
-      return status === 408 || status === 429 || status >= 500;
-    }
-  }
+  return classifyFailure(failure).retry;
+}
+
+/**
+ * The one rule for a server-requested wait (`Retry-After`, `retry-after-ms`): honoured when
+ * positive, capped at {@link MAX_RETRY_AFTER_MILLIS}; undefined when the server asked for none.
+ */
+export function serverRequestedWait(failure: AttemptFailure): number | undefined {
+  const requested = failure.retryAfterMillis;
+  if (requested === undefined || !(requested > 0)) return undefined;
+  return Math.min(requested, MAX_RETRY_AFTER_MILLIS);
 }
 
 /** The computed wait after `attemptsMade` failed attempts (1 -> initial, 2 -> double, ...). */
@@ -66,11 +56,7 @@ export function decideRetry(
 ): RetryDecision {
   if (!isRetryable(failure)) return { retry: false, reason: 'not_retryable' };
   if (attemptsMade >= policy.maxAttempts) return { retry: false, reason: 'attempts_exhausted' };
-  const requested = failure.retryAfterMillis;
-  const delayMillis =
-    requested !== undefined && requested > 0 && requested <= MAX_RETRY_AFTER_MILLIS
-      ? requested
-      : backoffMillis(attemptsMade, policy, timing.random);
+  const delayMillis = serverRequestedWait(failure) ?? backoffMillis(attemptsMade, policy, timing.random);
   if (timing.nowMillis + delayMillis >= timing.deadlineMillis) return { retry: false, reason: 'deadline' };
   return { retry: true, delayMillis };
 }

@@ -1,5 +1,6 @@
 import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
+import type { Clock } from '../clock.js';
 import { SGPExportError } from '../errors.js';
 import { isRetryable, parseRetryAfter } from './retry.js';
 
@@ -19,7 +20,13 @@ export interface TransportOptions {
   dispatcher: Dispatcher | undefined;
   /** Connections of that agent. */
   connections: number;
+  /** Times each request's deadline. */
+  clock: Clock;
 }
+
+/** Why a request was aborted: its own deadline passed, or the exporter is shutting down. */
+export const TIMEOUT = Symbol('sgp-otel request timeout');
+export const SHUTDOWN = Symbol('sgp-otel shutdown');
 
 /** Sends JSON bodies to the SGP spans endpoint. One instance keeps its connections alive across batches. */
 export class SGPTransport {
@@ -27,9 +34,13 @@ export class SGPTransport {
   private readonly headers: Record<string, string>;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
+  private readonly clock: Clock;
+  /** Credentials to scrub from any text that came back from the network. */
+  private readonly secrets: string[];
 
   constructor(options: TransportOptions) {
     this.endpoint = options.endpoint.toString();
+    this.clock = options.clock;
     const extra = Object.fromEntries(
       Object.entries(options.headers).filter(([name]) => !RESERVED_HEADERS.has(name.toLowerCase())),
     );
@@ -39,6 +50,7 @@ export class SGPTransport {
       'x-api-key': options.apiKey,
       'x-selected-account-id': options.accountId,
     };
+    this.secrets = [options.apiKey, options.accountId];
     this.ownsDispatcher = options.dispatcher === undefined;
     // A fixed number of connections, one per export the processor runs at once: undici's pool
     // would otherwise open another socket when a batch is sent in the same tick the previous one
@@ -49,19 +61,11 @@ export class SGPTransport {
   }
 
   /**
-   * One `PUT` of `body`. Never rejects: failures come back as values. `signal` ends the request
-   * early; its reason decides whether that reads as a timeout or a shutdown.
+   * One `PUT` of `body`. Never rejects: failures come back as values. `controller` belongs to this
+   * request alone (the caller aborts it with {@link SHUTDOWN}); the deadline aborts it with {@link TIMEOUT}.
    */
-  async send(body: Buffer | string, timeoutMillis: number, shutdownSignal: AbortSignal, nowMillis: () => number): Promise<SendResult> {
-    // One controller per request, fed by the timer and by the shutdown signal through a listener
-    // removed below. (AbortSignal.any with the long-lived shutdown signal leaks one entry per
-    // request on Node: nodejs/node#55351, #64476.)
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(TIMEOUT), timeoutMillis);
-    timer.unref();
-    const onShutdown = () => controller.abort(SHUTDOWN);
-    if (shutdownSignal.aborted) onShutdown();
-    else shutdownSignal.addEventListener('abort', onShutdown, { once: true });
+  async send(body: Buffer | string, timeoutMillis: number, controller: AbortController): Promise<SendResult> {
+    const cancelTimeout = this.clock.schedule(() => controller.abort(TIMEOUT), timeoutMillis);
     const signal = controller.signal;
     try {
       const response = await request(this.endpoint, {
@@ -81,14 +85,14 @@ export class SGPTransport {
           'retry-after-ms': headerValue(response.headers['retry-after-ms']),
           'retry-after': headerValue(response.headers['retry-after']),
         },
-        nowMillis(),
+        this.clock.now(),
       );
-      return { ok: false, error: httpError(response.statusCode, text, retryAfterMillis) };
+      return { ok: false, error: httpError(response.statusCode, redact(text, this.secrets), retryAfterMillis) };
     } catch (error) {
-      return { ok: false, error: requestError(error, signal.reason === SHUTDOWN, signal.reason === TIMEOUT, timeoutMillis) };
+      const failure = requestError(error, signal.reason === SHUTDOWN, signal.reason === TIMEOUT, timeoutMillis, this.secrets);
+      return { ok: false, error: failure };
     } finally {
-      clearTimeout(timer);
-      shutdownSignal.removeEventListener('abort', onShutdown);
+      cancelTimeout();
     }
   }
 
@@ -102,9 +106,16 @@ export class SGPTransport {
   }
 }
 
+/** `text` with every occurrence of each secret replaced, for text a server (or a proxy) sent back. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+  }
+  return out;
+}
+
 const RESERVED_HEADERS = new Set(['x-api-key', 'x-selected-account-id', 'content-type', 'content-length', 'host']);
-const TIMEOUT = Symbol('sgp-otel request timeout');
-const SHUTDOWN = Symbol('sgp-otel shutdown');
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -155,7 +166,13 @@ function httpError(status: number, body: string, retryAfterMillis: number | unde
   });
 }
 
-function requestError(error: unknown, shutdown: boolean, timedOut: boolean, timeoutMillis: number): SGPExportError {
+function requestError(
+  error: unknown,
+  shutdown: boolean,
+  timedOut: boolean,
+  timeoutMillis: number,
+  secrets: readonly string[],
+): SGPExportError {
   if (timedOut) {
     return new SGPExportError(`SGP request timed out after ${timeoutMillis} ms`, { kind: 'timeout', retryable: true });
   }
@@ -169,5 +186,5 @@ function requestError(error: unknown, shutdown: boolean, timedOut: boolean, time
   const code =
     typeof cause?.code === 'string' ? cause.code : typeof cause?.cause?.code === 'string' ? cause.cause.code : undefined;
   const message = typeof cause?.message === 'string' ? cause.message : String(error);
-  return new SGPExportError(`SGP request failed: ${message}`, { kind: 'network', retryable: true, code });
+  return new SGPExportError(`SGP request failed: ${redact(message, secrets)}`, { kind: 'network', retryable: true, code });
 }

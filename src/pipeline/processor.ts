@@ -1,49 +1,40 @@
-import { context, diag, TraceFlags } from '@opentelemetry/api';
+import { diag, TraceFlags } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
-import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
-import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import type { ProcessorConfig, SGPSpanProcessorOptions, DisabledReason } from '../config.js';
+import type { DisabledReason, ProcessorConfig, SGPSpanProcessorOptions } from '../config.js';
 import { resolveExporterConfig, resolveProcessorConfig } from '../config.js';
-import { DropLog } from './drop-log.js';
-import { SGPConfigError, SGPExportError, SGPFlushError } from '../errors.js';
-import type { ExportRecord, ExportReport, RecordOutcome } from '../delivery/exporter.js';
-import { announceDisabled, isSGPSpanExporter, SGPSpanExporter } from '../delivery/exporter.js';
+import type { ExportRecord, ExportReport } from '../delivery/exporter.js';
+import { announceDisabled, exporterFromConfig, isSGPSpanExporter } from '../delivery/exporter.js';
+import { SGPConfigError } from '../errors.js';
 import { registerExitFlush } from './exit-flush.js';
-import { isGenAISpan } from '../mapping/conventions.js';
+import { FlushTracker } from './flush-tracker.js';
+import { InProgressRecord, OpenSpans } from './in-progress.js';
 import { BoundedQueue } from './queue.js';
-import type { SGPDropCounts, SGPStats } from './stats.js';
+import type { ExportSink } from './sink.js';
+import { sinkFor } from './sink.js';
+import { SpanFilter } from './span-filter.js';
+import type { DropReason, SGPStats } from './stats.js';
+import { DROP_REASON_TEXT, ProcessorStats } from './stats.js';
+
 export type { SGPDropCounts, SGPStats } from './stats.js';
-
-type DropReason = Exclude<keyof SGPDropCounts, 'total'>;
-
-/** A span sent as still running: a start record (`exportOnStart`) or a span unended at shutdown. */
-class InProgressRecord {
-  /** Its final record was queued before this one was taken: sending this one is pointless. */
-  superseded = false;
-  taken = false;
-  constructor(readonly span: ReadableSpan) {}
-}
 
 type QueueEntry = ReadableSpan | InProgressRecord;
 
-interface FlushWaiter {
-  /** The flush covers every queue entry whose sequence number is below this. */
-  mark: number;
-  undelivered: number;
-  reasons: Set<string>;
-  settle(error?: Error): void;
+/** An export in flight, with the lowest sequence number it covers. */
+interface Flight {
+  first: number;
+  entries: number;
+  spans: number;
+  done: Promise<void>;
 }
 
-const DROP_REASON_TEXT: Record<DropReason, string> = {
-  queueFull: 'queue full',
-  exportFailed: 'export failed',
-  rejected: 'rejected by SGP',
-  unmappable: 'unmappable',
-  shutdown: 'undelivered at shutdown',
-};
+/** Entries whose export failed for an outage, waiting to be sent again (first) after a pause. */
+interface HeldBatch {
+  first: number;
+  entries: QueueEntry[];
+}
 
 /** Pause between export rounds while SGP is unreachable: 1 s, 2 s, 4 s ... up to 20 s. */
 function outageCooldownMillis(rounds: number): number {
@@ -52,118 +43,83 @@ function outageCooldownMillis(rounds: number): number {
 
 /**
  * Queues finished spans and exports them to SGP in batches: at once when a batch is full, else
- * when the schedule timer fires. Up to `maxConcurrentExports` exports at once with our own
- * exporter (one with any other). `forceFlush()` waits for the exports in flight and everything
- * queued before the call. While SGP is unreachable, batches are held and
- * retried after a pause instead of dropped; only a full queue drops spans.
+ * when the schedule timer fires. `forceFlush()` waits for the exports in flight and everything
+ * queued before the call. While SGP is unreachable, batches are held and sent again, first, after
+ * a pause; queued, in-flight and held spans together never exceed `maxQueueSize`.
  */
 export class SGPSpanProcessor implements SpanProcessor {
   private readonly config: ProcessorConfig;
-  private readonly exporter: SpanExporter | undefined;
   private readonly clock: Clock;
-  private readonly queue: BoundedQueue<QueueEntry>;
-  private readonly dropLog: DropLog;
   private readonly disabledReason: DisabledReason | undefined;
-  /** Started spans not yet ended (for in-progress records); the value is the span's queued start record. */
-  private readonly openSpans = new Map<Span, InProgressRecord | undefined>();
-  private readonly trackOpenSpans: boolean;
+  private readonly sink: ExportSink | undefined;
+  private readonly queue: BoundedQueue<QueueEntry>;
+  private readonly stats: ProcessorStats;
+  private readonly flushes: FlushTracker;
+  private readonly filter: SpanFilter | undefined;
+  private readonly openSpans: OpenSpans | undefined;
   private readonly unregisterExitFlush: () => void;
   private state: 'running' | 'shutting_down' | 'shut_down';
   private shutdownPromise: Promise<void> | undefined;
-  private readonly filter: ((span: ReadableSpan) => boolean) | undefined;
-  /** Spans the filter left out. */
-  private readonly filteredOut = new WeakSet<object>();
-  /** Span id of a left-out span -> its nearest kept ancestor (null: none), for its descendants. Bounded. */
-  private readonly keptAncestor = new Map<string, string | null>();
-  /** Kept spans whose parent was left out: the parent id to send instead. */
-  private readonly parentOverrides = new WeakMap<object, string | null>();
-  private filtered = 0;
 
   // Queue entries are numbered in the order they enter the queue; these count positions in that order.
   private accepted = 0;
   private taken = 0;
   /** Export partial batches until `taken` reaches this (set by the timer and by flushes). */
   private drainUntil = 0;
-  /** Exports in flight, each with the lowest sequence number it covers. */
-  private readonly inFlight = new Map<number, { first: number; entries: number; spans: number; done: Promise<void> }>();
+  /** Entries queued, in flight or held: never more than maxQueueSize. */
+  private outstanding = 0;
+  private readonly inFlight = new Map<number, Flight>();
   private nextExportId = 0;
-  private readonly maxConcurrentExports: number;
-  private exportKickPending = false;
-  private cancelTimer: (() => void) | undefined;
-  private waiters: FlushWaiter[] = [];
-  /** Entries whose export failed for an outage; sent again, first, once `pausedUntil` has passed. */
-  private held: QueueEntry[] = [];
-  /** Lowest sequence number among held entries. */
-  private heldFirst = 0;
+  private held: HeldBatch[] = [];
   private pausedUntil = 0;
+  /** Failed rounds since SGP last answered; above 0 means an outage. */
   private outageRounds = 0;
+  private kickPending = false;
+  private cancelTimer: (() => void) | undefined;
   private exitFlushMark = 0;
-
-  private received = 0;
-  private exported = 0;
-  private pendingSpans = 0;
-  private readonly dropped: SGPDropCounts = {
-    total: 0,
-    queueFull: 0,
-    exportFailed: 0,
-    rejected: 0,
-    unmappable: 0,
-    shutdown: 0,
-  };
-  private readonly inProgress = { sent: 0, superseded: 0, dropped: 0 };
-  private exportRequests = 0;
-  private retries = 0;
-  private lastError: SGPStats['lastError'];
 
   constructor(options: SGPSpanProcessorOptions = {}) {
     this.config = resolveProcessorConfig(options);
     this.clock = options.clock ?? systemClock;
-    this.filter = filterOption(options.shouldExportSpan);
+    this.stats = new ProcessorStats(Math.max(1000, this.config.scheduledDelayMillis), () => this.clock.now());
+    this.filter = SpanFilter.fromOption(options.shouldExportSpan, Math.max(10_000, this.config.maxQueueSize), (error) =>
+      this.stats.note('shouldExportSpan threw; span kept', error instanceof Error ? error.message : String(error)),
+    );
+    let exporter: SpanExporter | undefined;
     if (options.exporter !== undefined) {
       if (typeof options.exporter?.export !== 'function' || typeof options.exporter?.shutdown !== 'function') {
         throw new SGPConfigError('Invalid option exporter: expected a SpanExporter with export() and shutdown()');
       }
-      this.exporter = options.exporter;
-      this.disabledReason = isSGPSpanExporter(options.exporter) ? options.exporter.disabledReason : undefined;
+      exporter = options.exporter;
+      this.disabledReason = isSGPSpanExporter(exporter) ? exporter.disabledReason : undefined;
     } else {
       const exporterConfig = resolveExporterConfig(options);
       this.disabledReason = exporterConfig.disabledReason;
       announceDisabled(exporterConfig, 'SGPSpanProcessor');
-      const connections = this.config.exportOnStart ? 1 : this.config.maxConcurrentExports;
-      if (this.disabledReason === undefined) this.exporter = new SGPSpanExporter(options, { ...exporterConfig, connections });
+      if (this.disabledReason === undefined) {
+        exporter = exporterFromConfig({ ...exporterConfig, connections: this.exportSlots() });
+      }
     }
     const enabled = this.disabledReason === undefined;
+    this.sink = enabled ? sinkFor(exporter!, { clock: this.clock, maxConcurrentExports: this.exportSlots() }) : undefined;
     this.state = enabled ? 'running' : 'shut_down';
     this.queue = new BoundedQueue(enabled ? this.config.maxQueueSize : 0);
-    this.dropLog = new DropLog(Math.max(1000, this.config.scheduledDelayMillis), () => this.clock.now());
-    // In-progress records need our own exporter: a generic one would get spans that have not ended.
-    this.trackOpenSpans =
-      enabled && isSGPSpanExporter(this.exporter) && (this.config.exportOnStart || this.config.exportUnendedOnShutdown);
-    // Several exports at once only with our own exporter, which is built for it, and never with
-    // exportOnStart, so a span's start record cannot overtake its final record.
-    this.maxConcurrentExports =
-      isSGPSpanExporter(this.exporter) && !this.config.exportOnStart ? this.config.maxConcurrentExports : 1;
-    this.unregisterExitFlush = enabled && this.config.flushOnExit ? registerExitFlush(() => this.flushAtExit()) : () => undefined;
+    this.flushes = new FlushTracker(this.clock);
+    const { exportOnStart, exportUnendedOnShutdown, maxQueueSize } = this.config;
+    this.openSpans =
+      this.sink?.sendsInProgress && (exportOnStart || exportUnendedOnShutdown) ? new OpenSpans(exportOnStart, maxQueueSize) : undefined;
+    this.unregisterExitFlush =
+      enabled && this.config.flushOnExit ? registerExitFlush(this, (processor) => processor.flushAtExit()) : () => undefined;
   }
 
   onStart(span: Span, _parentContext: Context): void {
-    if (this.state !== 'running' || (!this.trackOpenSpans && this.filter === undefined)) return;
+    if (this.state !== 'running' || (this.openSpans === undefined && this.filter === undefined)) return;
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-      if (this.filter !== undefined && !this.decideFilter(span)) return;
-      if (!this.trackOpenSpans) return;
-      // Bounded: beyond maxQueueSize open spans, the extra ones get no in-progress record.
-      if (this.openSpans.size >= this.config.maxQueueSize) return;
-      let start: InProgressRecord | undefined;
-      if (this.config.exportOnStart) {
-        start = new InProgressRecord(span);
-        if (this.enqueue(start)) this.afterEnqueue();
-        else {
-          this.inProgress.dropped += 1;
-          start = undefined;
-        }
-      }
-      this.openSpans.set(span, start);
+      if (this.filter !== undefined && !this.filter.decide(span)) return;
+      const start = this.openSpans?.started(span, (record) => this.enqueue(record));
+      if (start === 'start queued') this.afterEnqueue();
+      else if (start === 'start dropped') this.stats.inProgress.dropped += 1;
     } catch {
       // A span we cannot read gets no start record; its final record is handled in onEnd.
     }
@@ -171,30 +127,24 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.state !== 'running') return;
-    if (this.filter !== undefined && this.filteredOut.has(span)) {
-      this.filtered += 1;
+    if (this.filter?.isFilteredOut(span)) {
+      this.stats.filtered += 1;
       return;
     }
-    if (this.trackOpenSpans) {
-      if (this.config.exportOnStart) {
-        const start = this.openSpans.get(span as Span);
-        if (start && !start.taken) start.superseded = true;
-      }
-      this.openSpans.delete(span as Span);
-    }
+    this.openSpans?.ended(span);
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
     } catch {
-      this.received += 1;
-      this.drop('unmappable', 1, 'a span without a readable span context');
+      this.stats.received += 1;
+      this.stats.drop('unmappable', 1, 'a span without a readable span context');
       return;
     }
-    this.received += 1;
+    this.stats.received += 1;
     if (!this.enqueue(span)) {
-      this.drop('queueFull', 1, `the queue already holds maxQueueSize (${this.config.maxQueueSize}) spans`);
+      this.stats.drop('queueFull', 1, `maxQueueSize (${this.config.maxQueueSize}) spans are already queued, in flight or held`);
       return;
     }
-    this.pendingSpans += 1;
+    this.stats.pending += 1;
     this.afterEnqueue();
   }
 
@@ -202,7 +152,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     if (this.disabledReason !== undefined || this.state === 'shut_down') return Promise.resolve();
     if (this.state === 'shutting_down') return this.shutdownPromise!.then(noop, noop);
     const deadline = this.clock.now() + this.config.exportTimeoutMillis;
-    return this.flushQueued('forceFlush').then(() => this.flushExporter(deadline));
+    return this.flushQueued('forceFlush').then(() => this.flushSink(deadline));
   }
 
   shutdown(): Promise<void> {
@@ -211,53 +161,35 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   getStats(): SGPStats {
+    const { stats } = this;
+    let inFlight = 0;
+    for (const flight of this.inFlight.values()) inFlight += flight.spans;
     return {
       enabled: this.disabledReason === undefined,
       disabledReason: this.disabledReason,
-      received: this.received,
-      exported: this.exported,
-      queued: this.pendingSpans,
-      inFlight: [...this.inFlight.values()].reduce((sum, flight) => sum + flight.spans, 0),
-      filtered: this.filtered,
-      dropped: { ...this.dropped },
-      inProgress: { ...this.inProgress },
-      exportRequests: this.exportRequests,
-      retries: this.retries,
-      outage: this.held.length > 0,
-      open: this.openSpans.size,
-      lastError: this.lastError ? { ...this.lastError } : undefined,
+      received: stats.received,
+      exported: stats.exported,
+      queued: stats.pending,
+      inFlight,
+      filtered: stats.filtered,
+      dropped: { ...stats.dropped },
+      inProgress: { ...stats.inProgress },
+      exportRequests: stats.exportRequests,
+      retries: stats.retries,
+      outage: this.outageRounds > 0,
+      open: this.openSpans?.size ?? 0,
+      lastError: stats.lastError ? { ...stats.lastError } : undefined,
     };
   }
 
-  /**
-   * Applies shouldExportSpan at start, so that children, which usually end before their parents,
-   * already know their nearest kept ancestor when they are sent. Returns whether the span is kept.
-   */
-  private decideFilter(span: Span): boolean {
-    let keep = true;
-    try {
-      keep = this.filter!(span as unknown as ReadableSpan) !== false;
-    } catch (error) {
-      this.dropLog.record('shouldExportSpan threw; span kept', 1, error instanceof Error ? error.message : String(error));
-    }
-    const readable = span as unknown as ReadableSpan & { parentSpanId?: string };
-    const parentId = readable.parentSpanContext?.spanId ?? readable.parentSpanId;
-    const ancestor = parentId === undefined ? null : this.keptAncestor.has(parentId) ? this.keptAncestor.get(parentId)! : parentId;
-    if (keep) {
-      if (parentId !== undefined && ancestor !== parentId) this.parentOverrides.set(span, ancestor);
-      return true;
-    }
-    this.filteredOut.add(span);
-    this.keptAncestor.set(span.spanContext().spanId, ancestor);
-    // Bounded: forget the oldest decisions first (their descendants have long started).
-    if (this.keptAncestor.size > Math.max(10_000, this.config.maxQueueSize)) {
-      this.keptAncestor.delete(this.keptAncestor.keys().next().value!);
-    }
-    return false;
+  /** Exports at once: one with any other exporter, and with exportOnStart (a start record must never overtake its final record). */
+  private exportSlots(): number {
+    return this.config.exportOnStart ? 1 : this.config.maxConcurrentExports;
   }
 
   private enqueue(entry: QueueEntry): boolean {
-    if (!this.queue.push(entry)) return false;
+    if (this.outstanding >= this.config.maxQueueSize || !this.queue.push(entry)) return false;
+    this.outstanding += 1;
     this.accepted += 1;
     return true;
   }
@@ -269,55 +201,54 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   private async runShutdown(): Promise<void> {
     if (this.disabledReason !== undefined) return;
-    this.state = 'shutting_down';
-    this.unregisterExitFlush();
-    if (this.config.exportUnendedOnShutdown) this.queueUnendedSpans();
-    let failure: unknown;
+    // A program that ends with `await shutdown()` must not exit before it settles.
+    const release = this.clock.keepAlive();
     try {
-      await this.flushQueued('shutdown');
-    } catch (error) {
-      failure = error;
+      this.state = 'shutting_down';
+      this.unregisterExitFlush();
+      if (this.config.exportUnendedOnShutdown && this.openSpans) {
+        for (const record of this.openSpans.takeUnended()) {
+          if (!this.enqueue(record)) this.stats.inProgress.dropped += 1;
+        }
+      }
+      let failure: unknown;
+      try {
+        await this.flushQueued('shutdown');
+      } catch (error) {
+        failure = error;
+      }
+      // From here no new export starts; what is still in flight is ended, and counted under `shutdown`.
+      this.state = 'shut_down';
+      this.stopTimer();
+      if (this.inFlight.size > 0) {
+        await this.sink!.abort();
+        await Promise.all([...this.inFlight.values()].map((flight) => flight.done));
+      }
+      const left = this.queue.take(this.queue.size);
+      this.taken += left.length;
+      this.discard([...this.held.flatMap((batch) => batch.entries), ...left]);
+      this.held = [];
+      try {
+        await this.sink!.shutdown();
+      } catch (error) {
+        failure ??= error;
+      }
+      this.stats.flushLog(true);
+      if (failure !== undefined) throw failure;
+    } finally {
+      release();
     }
-    // From here no new export starts; what is still queued or held is counted as undelivered below.
-    this.state = 'shut_down';
-    this.stopTimer();
-    if (failure !== undefined && isSGPSpanExporter(this.exporter)) {
-      // Out of time: end our own exporter's request in flight so its spans settle (as failed).
-      await this.exporter.abort();
-      await Promise.all([...this.inFlight.values()].map((flight) => flight.done));
-    }
-    const left = this.queue.take(this.queue.size);
-    this.taken += left.length;
-    this.discard([...this.held, ...left]);
-    this.held = [];
-    try {
-      await this.exporter!.shutdown();
-    } catch (error) {
-      failure ??= error;
-    }
-    this.dropLog.flush(true);
-    if (failure !== undefined) throw failure;
-  }
-
-  /** Spans that started but never ended: queued as in-progress records, unless their start record still is. */
-  private queueUnendedSpans(): void {
-    if (!this.trackOpenSpans) return;
-    for (const [span, start] of this.openSpans) {
-      if (start && !start.taken) continue;
-      if (this.enqueue(new InProgressRecord(span))) continue;
-      this.inProgress.dropped += 1;
-    }
-    this.openSpans.clear();
   }
 
   private discard(entries: QueueEntry[]): void {
     let spans = 0;
     for (const entry of entries) {
-      if (entry instanceof InProgressRecord) this.inProgress.dropped += 1;
+      if (entry instanceof InProgressRecord) this.stats.inProgress.dropped += 1;
       else spans += 1;
     }
-    this.pendingSpans -= spans;
-    if (spans > 0) this.drop('shutdown', spans, 'shutdown() ran out of time before they were delivered');
+    this.outstanding -= entries.length;
+    this.stats.pending -= spans;
+    this.stats.drop('shutdown', spans, 'shutdown() ran out of time before they were delivered');
   }
 
   /** Flushes once when the process is about to exit without shutdown(), if spans arrived since the last time. */
@@ -331,7 +262,7 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   /**
    * Exports everything accepted so far, including what is in flight or held. Resolves when all
-   * of it was delivered; rejects with {@link SGPFlushError} when some was dropped or time ran out.
+   * of it was delivered; rejects with an SGPFlushError when some was dropped or time ran out.
    */
   private flushQueued(label: 'forceFlush' | 'shutdown'): Promise<void> {
     const mark = this.accepted;
@@ -339,53 +270,18 @@ export class SGPSpanProcessor implements SpanProcessor {
     this.drainUntil = Math.max(this.drainUntil, mark);
     // Try held spans once more right away; if that round fails too, the outage pause applies again.
     this.pausedUntil = Math.min(this.pausedUntil, this.clock.now());
-    return new Promise<void>((resolve, reject) => {
-      const timeoutMillis = this.config.exportTimeoutMillis;
-      const waiter: FlushWaiter = {
-        mark,
-        undelivered: 0,
-        reasons: new Set(),
-        settle: (error) => {
-          cancelTimeout();
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          if (error) reject(error);
-          else if (waiter.undelivered > 0) {
-            reject(
-              new SGPFlushError(
-                `sgp-otel ${label}: ${plural(waiter.undelivered, 'span was', 'spans were')} not delivered (${[...waiter.reasons].join('; ')})`,
-                waiter.undelivered,
-                false,
-              ),
-            );
-          } else resolve();
-        },
-      };
-      const cancelTimeout = this.clock.schedule(() => {
-        const pending = this.pendingBefore(mark);
-        const undelivered = pending + waiter.undelivered;
-        const why = [`${pending} still queued, in flight or waiting for SGP to come back`, ...waiter.reasons];
-        waiter.settle(
-          new SGPFlushError(
-            `sgp-otel ${label} timed out after ${timeoutMillis} ms: ${plural(undelivered, 'span was', 'spans were')} not delivered (${why.join('; ')})`,
-            undelivered,
-            true,
-          ),
-        );
-      }, timeoutMillis);
-      this.waiters.push(waiter);
-      this.pump();
-    });
+    const flushed = this.flushes.track(mark, label, this.config.exportTimeoutMillis, (m) => this.pendingBefore(m));
+    this.pump();
+    return flushed;
   }
 
-  private async flushExporter(deadline: number): Promise<void> {
-    const exporterFlush = this.exporter?.forceFlush?.();
-    if (!exporterFlush) return;
-    let cancel: () => void = noop;
+  private async flushSink(deadline: number): Promise<void> {
+    let cancel = noop;
     const timeout = new Promise<void>((resolve) => {
       cancel = this.clock.schedule(resolve, Math.max(0, deadline - this.clock.now()));
     });
     try {
-      await Promise.race([exporterFlush, timeout]);
+      await Promise.race([this.sink!.forceFlush(), timeout]);
     } finally {
       cancel();
     }
@@ -393,31 +289,29 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   /** Starts an export on a later turn of the event loop, so `span.end()` never pays for one. */
   private kickSoon(): void {
-    if (this.exportKickPending || this.inFlight.size >= this.maxConcurrentExports) return;
-    this.exportKickPending = true;
-    setImmediate(() => {
-      this.exportKickPending = false;
+    if (this.kickPending || this.inFlight.size >= this.sink!.maxConcurrentExports) return;
+    this.kickPending = true;
+    void this.clock.yield().then(() => {
+      this.kickPending = false;
       this.pump();
-    });
+    }, reportInternalError);
   }
 
-  /** Starts exports while batches are due and export slots are free. */
+  /** Starts exports while batches are due and export slots are free; during an outage, one at a time, held spans first. */
   private pump(): void {
-    while (this.state !== 'shut_down' && this.inFlight.size < this.maxConcurrentExports) {
+    while (this.state !== 'shut_down' && this.inFlight.size < this.sink!.maxConcurrentExports) {
+      if (this.outageRounds > 0 && this.inFlight.size > 0) return;
       let batch: QueueEntry[];
       let first: number;
       if (this.held.length > 0) {
-        // During an outage, one export at a time: the held entries go first, after the pause
-        // (a flush lifts the pause once: see flushQueued).
-        if (this.inFlight.size > 0) return;
         const wait = this.pausedUntil - this.clock.now();
         if (wait > 0) {
           this.stopTimer();
           this.startTimer(wait);
           return;
         }
-        batch = this.held;
-        first = this.heldFirst;
+        first = this.held[0]!.first;
+        batch = this.held.flatMap((held) => held.entries);
         this.held = [];
       } else {
         const due =
@@ -438,40 +332,45 @@ export class SGPSpanProcessor implements SpanProcessor {
   private launch(batch: QueueEntry[], first: number): void {
     const id = this.nextExportId;
     this.nextExportId += 1;
-    const flight = { first, entries: batch.length, spans: 0, done: Promise.resolve() };
+    let spans = 0;
+    for (const entry of batch) if (!(entry instanceof InProgressRecord)) spans += 1;
+    const flight: Flight = { first, entries: batch.length, spans, done: Promise.resolve() };
     this.inFlight.set(id, flight);
-    flight.done = this.exportEntries(batch, flight).then(() => {
-      this.inFlight.delete(id);
-      this.settleWaiters();
-      this.dropLog.flush();
-      this.pump();
-    });
+    flight.done = this.exportEntries(batch, first)
+      .then(() => {
+        this.inFlight.delete(id);
+        this.flushes.settle(this.lowestPending());
+        this.stats.flushLog();
+        this.pump();
+      })
+      .catch(reportInternalError);
   }
 
   /** Sequence number of the oldest entry not settled yet: queued, in flight or held. */
   private lowestPending(): number {
     let low = this.taken;
     for (const flight of this.inFlight.values()) low = Math.min(low, flight.first);
-    return this.held.length > 0 ? Math.min(low, this.heldFirst) : low;
+    return this.held.length > 0 ? Math.min(low, this.held[0]!.first) : low;
   }
 
   /** About how many entries numbered below `mark` are not settled yet (for messages). */
   private pendingBefore(mark: number): number {
     let count = Math.max(0, Math.min(mark, this.accepted) - this.taken);
     for (const flight of this.inFlight.values()) if (flight.first < mark) count += flight.entries;
-    if (this.held.length > 0 && this.heldFirst < mark) count += this.held.length;
+    for (const held of this.held) if (held.first < mark) count += held.entries.length;
     return count;
   }
 
   /** Exports one batch and accounts for every entry in it. Never rejects. */
-  private async exportEntries(batch: QueueEntry[], flight: { first: number; spans: number }): Promise<void> {
+  private async exportEntries(batch: QueueEntry[], first: number): Promise<void> {
     const sent: QueueEntry[] = [];
     const records: ExportRecord[] = [];
     for (const entry of batch) {
       if (entry instanceof InProgressRecord) {
         entry.taken = true;
         if (entry.superseded) {
-          this.inProgress.superseded += 1;
+          this.stats.inProgress.superseded += 1;
+          this.outstanding -= 1;
           continue;
         }
         records.push(this.exportRecord(entry.span, true));
@@ -481,125 +380,69 @@ export class SGPSpanProcessor implements SpanProcessor {
       sent.push(entry);
     }
     if (sent.length === 0) return;
-    flight.spans = records.filter((r) => !r.inProgress).length;
-    const report = await this.exportOne(records);
-    flight.spans = 0;
-    this.account(sent, report, flight.first);
+    let report: ExportReport;
+    try {
+      report = await this.sink!.export(records, this.clock.now() + this.config.exportTimeoutMillis);
+    } catch (error) {
+      // Sinks never reject; should one do so anyway, its records still settle.
+      const failure = error instanceof Error ? error : new Error(String(error));
+      report = { outcomes: records.map(() => 'exportFailed' as const), requests: 0, retries: 0, error: failure };
+    }
+    this.account(sent, report, first);
   }
 
   private exportRecord(span: ReadableSpan, inProgress: boolean): ExportRecord {
-    return this.parentOverrides.has(span) ? { span, inProgress, parentId: this.parentOverrides.get(span)! } : { span, inProgress };
-  }
-
-  private async exportOne(records: ExportRecord[]): Promise<ExportReport> {
-    try {
-      const exporter = this.exporter!;
-      if (isSGPSpanExporter(exporter)) {
-        return await exporter.exportRecords(records, this.clock.now() + this.config.exportTimeoutMillis);
-      }
-      const spans = records.map((r) => r.span);
-      return await context.with(suppressTracing(context.active()), () => this.exportThroughCallback(exporter, spans));
-    } catch (error) {
-      return uniformReport(records.length, 'exportFailed', error instanceof Error ? error : new Error(String(error)));
-    }
-  }
-
-  /** Any `SpanExporter`: success or failure for the whole batch, bounded by `exportTimeoutMillis`. */
-  private exportThroughCallback(exporter: SpanExporter, batch: ReadableSpan[]): Promise<ExportReport> {
-    return new Promise((resolve) => {
-      let done = false;
-      const finish = (report: ExportReport) => {
-        if (done) return;
-        done = true;
-        cancel();
-        resolve(report);
-      };
-      const cancel = this.clock.schedule(
-        () =>
-          finish(uniformReport(batch.length, 'exportFailed', new Error(`export did not finish within ${this.config.exportTimeoutMillis} ms`))),
-        this.config.exportTimeoutMillis,
-      );
-      const onResult = (result: ExportResult) =>
-        finish(
-          result.code === ExportResultCode.SUCCESS
-            ? uniformReport(batch.length, 'exported', undefined)
-            : uniformReport(batch.length, 'exportFailed', result.error ?? new Error('the exporter reported a failure')),
-        );
-      try {
-        exporter.export(batch, onResult);
-      } catch (error) {
-        finish(uniformReport(batch.length, 'exportFailed', error instanceof Error ? error : new Error(String(error))));
-      }
-    });
+    const parentId = this.filter?.parentOverride(span);
+    return parentId === undefined ? { span, inProgress } : { span, inProgress, parentId };
   }
 
   /** Books each entry's outcome; entries to retry later are held and the outage pause starts. */
   private account(sent: QueueEntry[], report: ExportReport, first: number): void {
-    this.exportRequests += report.requests;
-    this.retries += report.retries;
-    if (report.error) this.recordError(report.error);
+    const { stats } = this;
+    stats.exportRequests += report.requests;
+    stats.retries += report.retries;
+    if (report.error) stats.recordError(report.error);
     const detail = report.error?.message ?? 'unknown error';
     const drops: Partial<Record<DropReason, number>> = {};
     const held: QueueEntry[] = [];
-    let settledSpans = 0;
     sent.forEach((entry, i) => {
-      const outcome: RecordOutcome = report.outcomes[i] ?? 'exportFailed';
+      const outcome = report.outcomes[i] ?? 'exportFailed';
       if (outcome === 'retryLater') {
         held.push(entry);
         return;
       }
+      this.outstanding -= 1;
       if (entry instanceof InProgressRecord) {
-        if (outcome === 'exported') this.inProgress.sent += 1;
-        else this.inProgress.dropped += 1;
+        if (outcome === 'exported') stats.inProgress.sent += 1;
+        else stats.inProgress.dropped += 1;
         return;
       }
-      settledSpans += 1;
-      if (outcome === 'exported') this.exported += 1;
+      stats.pending -= 1;
+      if (outcome === 'exported') stats.exported += 1;
       else drops[outcome] = (drops[outcome] ?? 0) + 1;
     });
-    this.pendingSpans -= settledSpans;
     for (const [reason, count] of Object.entries(drops) as [DropReason, number][]) {
-      this.drop(reason, count, detail);
-      for (const waiter of this.waiters) {
-        waiter.undelivered += count;
-        waiter.reasons.add(`${count} ${DROP_REASON_TEXT[reason]}: ${detail}`);
-      }
+      stats.drop(reason, count, detail);
+      this.flushes.noteDropped(first, count, `${count} ${DROP_REASON_TEXT[reason]}: ${detail}`);
     }
     if (held.length > 0) {
-      this.heldFirst = this.held.length === 0 ? first : Math.min(this.heldFirst, first);
-      this.held.push(...held);
+      this.hold({ first, entries: held });
       this.outageRounds += 1;
       this.pausedUntil = this.clock.now() + outageCooldownMillis(this.outageRounds);
       if (this.outageRounds === 1) {
         diag.warn(`sgp-otel: SGP is unreachable (${detail}); holding spans and retrying, up to maxQueueSize (${this.config.maxQueueSize})`);
       }
-    } else if (this.outageRounds > 0 && report.exported > 0) {
+    } else if (this.outageRounds > 0) {
       diag.info(`sgp-otel: SGP is reachable again after ${this.outageRounds} failed round${this.outageRounds === 1 ? '' : 's'}`);
       this.outageRounds = 0;
     }
   }
 
-  private settleWaiters(): void {
-    const low = this.lowestPending();
-    for (const waiter of [...this.waiters]) {
-      if (low >= waiter.mark) waiter.settle();
-    }
-  }
-
-  private drop(reason: DropReason, count: number, detail: string): void {
-    this.dropped[reason] += count;
-    this.dropped.total += count;
-    this.dropLog.record(DROP_REASON_TEXT[reason], count, detail);
-  }
-
-  private recordError(error: Error): void {
-    const details = error instanceof SGPExportError ? error : undefined;
-    this.lastError = {
-      message: error.message,
-      kind: details?.kind,
-      status: details?.status,
-      at: new Date(this.clock.now()).toISOString(),
-    };
+  /** Keeps held batches in sequence order, so the oldest spans go out first. */
+  private hold(batch: HeldBatch): void {
+    const at = this.held.findIndex((other) => other.first > batch.first);
+    if (at < 0) this.held.push(batch);
+    else this.held.splice(at, 0, batch);
   }
 
   private startTimer(delayMillis: number): void {
@@ -607,7 +450,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     this.cancelTimer = this.clock.schedule(() => {
       this.cancelTimer = undefined;
       this.drainUntil = Math.max(this.drainUntil, this.accepted);
-      this.dropLog.flush();
+      this.stats.flushLog();
       this.pump();
     }, delayMillis);
   }
@@ -618,28 +461,9 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 }
 
-function filterOption(option: SGPSpanProcessorOptions['shouldExportSpan']): ((span: ReadableSpan) => boolean) | undefined {
-  if (option === undefined) return undefined;
-  if (option === 'genai') return isGenAISpan;
-  if (typeof option === 'function') return option;
-  throw new SGPConfigError(`Invalid option shouldExportSpan: expected a function or 'genai', got ${JSON.stringify(option)}`);
-}
-
-function uniformReport(count: number, outcome: RecordOutcome, error: Error | undefined): ExportReport {
-  const exported = outcome === 'exported' ? count : 0;
-  return {
-    exported,
-    dropped: { rejected: 0, exportFailed: outcome === 'exportFailed' ? count : 0, unmappable: 0 },
-    retryLater: 0,
-    outcomes: new Array<RecordOutcome>(count).fill(outcome),
-    requests: 1,
-    retries: 0,
-    error,
-  };
-}
-
-function plural(count: number, one: string, many: string): string {
-  return `${count} ${count === 1 ? one : many}`;
+/** The last line of defence: a bug of ours is logged, never an unhandled rejection in the host. */
+function reportInternalError(error: unknown): void {
+  diag.error(`sgp-otel: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 }
 
 function noop(): void {}

@@ -1,5 +1,7 @@
 import type { DisabledReason } from '../config.js';
 import type { SGPExportErrorKind } from '../errors.js';
+import { SGPExportError } from '../errors.js';
+import { DropLog } from './drop-log.js';
 
 /** The most recent failure, for a status page or a log line. Never contains the API key. */
 export interface SGPLastError {
@@ -15,13 +17,13 @@ export interface SGPDropCounts {
   total: number;
   /** The queue held `maxQueueSize` spans when the span ended. */
   queueFull: number;
-  /** Retries ran out on a server error, or the exporter shut down mid-request. */
+  /** Retries ran out on a server error (a 500, say), or a custom exporter reported a failure. */
   exportFailed: number;
   /** The server refused the span (401, 403, 400, 409, 413, 422...): retrying cannot help. */
   rejected: number;
   /** The span could not be mapped to an SGP item. */
   unmappable: number;
-  /** Still queued (or waiting out an outage) when `shutdown()` ran out of time. */
+  /** Still queued, in flight or waiting out an outage when `shutdown()` ran out of time. */
   shutdown: number;
 }
 
@@ -44,10 +46,67 @@ export interface SGPStats {
   /** HTTP requests made, retries included (our own exporter), or `export()` calls (any other). */
   exportRequests: number;
   retries: number;
-  /** True while SGP is unreachable and batches wait for a retry (`retryLater` outcomes). */
+  /** True from the first batch held for an outage until SGP takes a batch again, whether the held spans are in flight or waiting. */
   outage: boolean;
   /** Spans started and not yet ended, tracked for in-progress records (0 when neither feature is on). */
   open: number;
   lastError: SGPLastError | undefined;
 }
 
+
+export type DropReason = Exclude<keyof SGPDropCounts, 'total'>;
+
+export const DROP_REASON_TEXT: Record<DropReason, string> = {
+  queueFull: 'queue full',
+  exportFailed: 'export failed',
+  rejected: 'rejected by SGP',
+  unmappable: 'unmappable',
+  shutdown: 'undelivered at shutdown',
+};
+
+/**
+ * The processor's books: every span received ends up exported or under one drop reason, and
+ * every drop is reported (rate-limited) through the drop log.
+ */
+export class ProcessorStats {
+  received = 0;
+  exported = 0;
+  /** Spans received and not settled yet. */
+  pending = 0;
+  filtered = 0;
+  exportRequests = 0;
+  retries = 0;
+  readonly inProgress = { sent: 0, superseded: 0, dropped: 0 };
+  readonly dropped: SGPDropCounts = { total: 0, queueFull: 0, exportFailed: 0, rejected: 0, unmappable: 0, shutdown: 0 };
+  lastError: SGPLastError | undefined;
+  private readonly dropLog: DropLog;
+
+  constructor(
+    reportIntervalMillis: number,
+    private readonly now: () => number,
+  ) {
+    this.dropLog = new DropLog(reportIntervalMillis, now);
+  }
+
+  drop(reason: DropReason, count: number, detail: string): void {
+    if (count <= 0) return;
+    this.dropped[reason] += count;
+    this.dropped.total += count;
+    this.dropLog.record(DROP_REASON_TEXT[reason], count, detail);
+  }
+
+  /** A warning that is not a drop, rate-limited like one (a filter that threw). */
+  note(what: string, detail: string): void {
+    this.dropLog.record(what, 1, detail);
+  }
+
+  recordError(error: Error): void {
+    const details = error instanceof SGPExportError ? error : undefined;
+    this.lastError = { message: error.message, kind: details?.kind, status: details?.status, at: new Date(this.now()).toISOString() };
+  }
+
+  /** Reports drops whose interval has passed (all of them with `force`). */
+  flushLog(force = false): void {
+    this.dropLog.flush(force);
+  }
+}

@@ -90,6 +90,8 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
   const events = new EventEmitter();
   events.setMaxListeners(0);
   let responseDelay = 0;
+  /** Answers waiting out `responseDelay`; cleared on close so a long delay never outlives the server. */
+  const delayed = new Set<NodeJS.Timeout>();
   const retain = options.retain ?? true;
   const counts = { requests: 0, itemsAccepted: 0, maxConcurrent: 0, connections: 0 };
   let open = 0;
@@ -140,7 +142,13 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
           res.writeHead(status, { 'content-type': 'application/json', ...headers });
           res.end(typeof body === 'string' ? body : JSON.stringify(body));
         };
-        if (responseDelay > 0) setTimeout(send, responseDelay);
+        if (responseDelay > 0) {
+          const timer = setTimeout(() => {
+            delayed.delete(timer);
+            send();
+          }, responseDelay);
+          delayed.add(timer);
+        }
         else send();
       };
       if (fault?.kind === 'status') {
@@ -259,6 +267,8 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       itemRejection = undefined;
     },
     close() {
+      for (const timer of delayed) clearTimeout(timer);
+      delayed.clear();
       return new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -4,7 +4,7 @@ import type { SGPSpanProcessorOptions } from '../../src/config.js';
 import { SGPSpanProcessor } from '../../src/pipeline/processor.js';
 import { startSGPTestServer } from '../../src/testing/server.js';
 import type { SGPTestServer, SGPTestServerOptions } from '../../src/testing/server.js';
-import { ACCOUNT_ID, API_KEY, captureDiag, virtualClock } from '../helpers.js';
+import { ACCOUNT_ID, API_KEY, captureDiag, driveUntil, quiet, virtualClock } from '../helpers.js';
 import type { DiagCapture, VirtualClock } from '../helpers.js';
 
 /**
@@ -26,8 +26,10 @@ export interface Rig {
   /** Takes the server away (connections refused) until `up()`. */
   down(): Promise<void>;
   up(): Promise<void>;
-  /** Moves time and lets I/O run until `condition` holds. */
-  driveUntil(condition: () => boolean, stepMillis?: number): Promise<void>;
+  /** Lets real I/O finish, then moves virtual time to the next due callback, until `condition` holds. */
+  driveUntil(condition: () => boolean): Promise<void>;
+  /** Lets real I/O finish without moving time. */
+  quiet(): Promise<void>;
   /** Drives until nothing is queued, held or in flight. */
   settle(): Promise<void>;
   /** Records a rejection instead of throwing. */
@@ -89,12 +91,11 @@ export async function makeRig(
       server = await startSGPTestServer({ apiKey: API_KEY, accountId: ACCOUNT_ID, ...serverOptions, port });
       isDown = false;
     },
-    async driveUntil(condition, stepMillis = 500) {
-      for (let step = 0; step < 4000 && !condition(); step += 1) {
-        clock.advance(stepMillis);
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-      expect(condition()).toBe(true);
+    driveUntil(condition) {
+      return driveUntil(clock, condition);
+    },
+    quiet() {
+      return quiet(clock);
     },
     settle() {
       return rig.driveUntil(() => processor.getStats().queued === 0 && processor.getStats().inFlight === 0);

@@ -1,0 +1,154 @@
+/**
+ * From records to request bodies: each span is mapped, prepared (content capture, mask, size
+ * budget) and serialized once, in a loop that yields to the event loop; the UTF-8 bytes are then
+ * only concatenated into requests of at most 1000 items and `maxBatchBytes`.
+ */
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { Clock } from '../clock.js';
+import { SERVER_MAX_ITEMS_PER_REQUEST } from '../config.js';
+import type { JsonObject, SGPSpanItem } from '../mapping/item.js';
+import type { MaskFunction } from '../mapping/prepare.js';
+import { markTruncated, prepareItem } from '../mapping/prepare.js';
+import { toSGPSpanItem } from '../mapping/span-to-item.js';
+import type { Cut } from '../mapping/truncate.js';
+import { truncateStrings } from '../mapping/truncate.js';
+
+/** One thing to send: a span, as finished or (`inProgress`) as still running. */
+export interface ExportRecord {
+  span: ReadableSpan;
+  inProgress: boolean;
+  /** Send this parent id instead of the span's own (null: none), when a filter dropped its parent. */
+  parentId?: string | null;
+}
+
+export interface EncodedRecord {
+  /** Position of the record in the export call. */
+  index: number;
+  item: SGPSpanItem;
+  /** The item's JSON as UTF-8. */
+  body: Buffer;
+  shrunk: boolean;
+}
+
+export interface EncodeOptions {
+  captureContent: boolean;
+  mask: MaskFunction | undefined;
+  maxFieldBytes: number;
+  clock: Clock;
+  /** An async mask must finish by then. */
+  deadline: number;
+}
+
+/** Bytes serialized between two yields to the event loop (about 1 ms of JSON.stringify). */
+const YIELD_AFTER_BYTES = 64 * 1024;
+/** A single item refused as too large is sent once more with its strings cut to this many bytes. */
+export const SHRUNK_STRING_BYTES = 2048;
+
+/**
+ * Encodes every record it can. A record that cannot be mapped or serialized is reported in
+ * `failed` with the reason, and never takes its batch-mates down.
+ */
+export async function encodeRecords(
+  records: readonly ExportRecord[],
+  options: EncodeOptions,
+): Promise<{ encoded: EncodedRecord[]; failed: { index: number; error: Error }[] }> {
+  const encoded: EncodedRecord[] = [];
+  const failed: { index: number; error: Error }[] = [];
+  let sinceYield = 0;
+  for (let index = 0; index < records.length; index += 1) {
+    const record = records[index]!;
+    // Serializing big LLM spans back to back would hold the event loop: let it breathe.
+    if (sinceYield >= YIELD_AFTER_BYTES) {
+      sinceYield = 0;
+      await options.clock.yield();
+    }
+    try {
+      const encoding = encodeOne(record, index, options);
+      // Only items that need preparing (mask, content capture, size budget) are awaited.
+      const next = encoding instanceof Promise ? await encoding : encoding;
+      sinceYield += next.body.length;
+      encoded.push(next);
+    } catch (error) {
+      failed.push({ index, error: new Error(`span ${spanLabel(record.span)} could not be mapped to an SGP item: ${messageOf(error)}`) });
+    }
+  }
+  return { encoded, failed };
+}
+
+/**
+ * The item as it will be sent: mapped, then (only when needed) stripped of content, masked and
+ * cut to maxFieldBytes. Throws if any of it fails: the span is then dropped, never sent unmasked.
+ */
+function encodeOne(record: ExportRecord, index: number, options: EncodeOptions): EncodedRecord | Promise<EncodedRecord> {
+  const { captureContent, mask, maxFieldBytes, clock, deadline } = options;
+  const item = toSGPSpanItem(record.span, { inProgress: record.inProgress, parentId: record.parentId });
+  const body = Buffer.from(JSON.stringify(item));
+  if (captureContent && mask === undefined && body.length <= maxFieldBytes) return { index, item, body, shrunk: false };
+  const maskTimeoutMillis = Math.max(0, deadline - clock.now());
+  return prepareItem(item, record.span, { captureContent, mask, maxFieldBytes, maskTimeoutMillis, clock }).then((prepared) => ({
+    index,
+    item: prepared,
+    body: Buffer.from(JSON.stringify(prepared)),
+    shrunk: false,
+  }));
+}
+
+/** Requests of at most 1000 items and (unless one item alone is larger) `maxBatchBytes` of body. */
+export function requestChunks(encoded: readonly EncodedRecord[], maxBatchBytes: number): EncodedRecord[][] {
+  const chunks: EncodedRecord[][] = [];
+  let current: EncodedRecord[] = [];
+  let size = 0;
+  for (const record of encoded) {
+    const full = current.length >= SERVER_MAX_ITEMS_PER_REQUEST || size + record.body.length + 1 > maxBatchBytes;
+    if (current.length > 0 && full) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(record);
+    size += record.body.length + 1;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+const BODY_OPEN = Buffer.from('{"items":[');
+const BODY_COMMA = Buffer.from(',');
+const BODY_CLOSE = Buffer.from(']}');
+
+export function requestBody(records: readonly EncodedRecord[]): Buffer {
+  const parts: Buffer[] = [BODY_OPEN];
+  records.forEach((record, i) => {
+    if (i > 0) parts.push(BODY_COMMA);
+    parts.push(record.body);
+  });
+  parts.push(BODY_CLOSE);
+  return Buffer.concat(parts);
+}
+
+/** `record` with every string in its input, output and metadata cut short, marked; undefined if nothing was long. */
+export function shrink(record: EncodedRecord): EncodedRecord | undefined {
+  const cuts: Cut[] = [];
+  const { input, output, metadata } = record.item;
+  const item: SGPSpanItem = {
+    ...record.item,
+    input: truncateStrings(input, SHRUNK_STRING_BYTES, 'input', cuts) as JsonObject,
+    output: truncateStrings(output, SHRUNK_STRING_BYTES, 'output', cuts) as JsonObject,
+    metadata: truncateStrings(metadata, SHRUNK_STRING_BYTES, 'metadata', cuts) as JsonObject,
+  };
+  if (cuts.length === 0) return undefined;
+  markTruncated(item.metadata, cuts, { truncated_after: 'HTTP 413' });
+  return { index: record.index, item, body: Buffer.from(JSON.stringify(item)), shrunk: true };
+}
+
+function spanLabel(span: ReadableSpan): string {
+  try {
+    return `"${span.name}" (${span.spanContext().spanId})`;
+  } catch {
+    return '(unidentifiable)';
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

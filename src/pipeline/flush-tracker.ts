@@ -1,0 +1,83 @@
+import type { Clock } from '../clock.js';
+import { SGPFlushError } from '../errors.js';
+
+interface Waiter {
+  /** The flush covers every queue entry whose sequence number is below this. */
+  mark: number;
+  undelivered: number;
+  reasons: Set<string>;
+  settle(error?: Error): void;
+}
+
+/**
+ * The promises of `forceFlush()` and `shutdown()`: each covers the queue entries numbered below its
+ * mark, resolves once all of them are delivered, and rejects with an {@link SGPFlushError} when some
+ * were dropped or its timeout passed first. While any is pending the process is kept alive, so a
+ * program that awaits a flush cannot exit in the middle of a backoff wait.
+ */
+export class FlushTracker {
+  private waiters: Waiter[] = [];
+  private releaseKeepAlive: (() => void) | undefined;
+
+  constructor(private readonly clock: Clock) {}
+
+  /**
+   * A flush of every entry numbered below `mark`. `pendingBefore(mark)` says how many of those are
+   * not settled yet, for the timeout's message.
+   */
+  track(mark: number, label: string, timeoutMillis: number, pendingBefore: (mark: number) => number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        mark,
+        undelivered: 0,
+        reasons: new Set(),
+        settle: (error) => {
+          cancelTimeout();
+          this.remove(waiter);
+          if (error) reject(error);
+          else if (waiter.undelivered > 0) {
+            const message = `sgp-otel ${label}: ${plural(waiter.undelivered, 'span was', 'spans were')} not delivered (${[...waiter.reasons].join('; ')})`;
+            reject(new SGPFlushError(message, waiter.undelivered, false));
+          } else resolve();
+        },
+      };
+      const cancelTimeout = this.clock.schedule(() => {
+        const pending = pendingBefore(mark);
+        const undelivered = pending + waiter.undelivered;
+        const why = [`${pending} still queued, in flight or waiting for SGP to come back`, ...waiter.reasons];
+        const message = `sgp-otel ${label} timed out after ${timeoutMillis} ms: ${plural(undelivered, 'span was', 'spans were')} not delivered (${why.join('; ')})`;
+        waiter.settle(new SGPFlushError(message, undelivered, true));
+      }, timeoutMillis);
+      this.waiters.push(waiter);
+      this.releaseKeepAlive ??= this.clock.keepAlive();
+    });
+  }
+
+  /** `count` entries numbered from `first` on were dropped: the flushes that cover them report it. */
+  noteDropped(first: number, count: number, reason: string): void {
+    for (const waiter of this.waiters) {
+      if (waiter.mark <= first) continue;
+      waiter.undelivered += count;
+      waiter.reasons.add(reason);
+    }
+  }
+
+  /** Settles every flush whose entries are all settled, now that nothing below `lowestPending` is pending. */
+  settle(lowestPending: number): void {
+    for (const waiter of [...this.waiters]) {
+      if (lowestPending >= waiter.mark) waiter.settle();
+    }
+  }
+
+  private remove(waiter: Waiter): void {
+    this.waiters = this.waiters.filter((w) => w !== waiter);
+    if (this.waiters.length === 0 && this.releaseKeepAlive) {
+      this.releaseKeepAlive();
+      this.releaseKeepAlive = undefined;
+    }
+  }
+}
+
+function plural(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
