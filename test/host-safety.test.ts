@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startSGPTestServer } from '../src/testing/server.js';
+import type { SGPTestServer } from '../src/testing/server.js';
+
+// Programs run as users run them: plain `node`, default flags, the built package (`npm test` builds
+// first). What is checked is how each one ends and what reached the server.
+
+interface Ended {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: Record<string, string>): Promise<Ended> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const esm = (source: string) => ['--input-type=module', '-e', source];
+const cjs = (source: string) => ['-e', `(async () => {\n${source}\n})();`];
+
+let server: SGPTestServer;
+beforeAll(async () => {
+  server = await startSGPTestServer();
+});
+afterEach(() => server.reset());
+afterAll(() => server.close());
+const env = () => ({ SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'a', SGP_CLIENT_BASE_URL: server.url });
+
+describe('a pending forceFlush() or shutdown() keeps the process alive until it settles', () => {
+  const body = `
+    const provider = new BasicTracerProvider({ spanProcessors: [new SGPSpanProcessor()] });
+    for (const name of ['one', 'two', 'three']) provider.getTracer('t').startSpan(name).end();
+    await provider.shutdown();
+    console.log('shut down');`;
+
+  it('an ES module ending with `await provider.shutdown()` that meets a 503 waits out the backoff and delivers', async () => {
+    server.failNext(1, 503);
+    const ended = await run(
+      esm(`import { SGPSpanProcessor } from 'sgp-otel';
+           import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+           ${body}`),
+      env(),
+    );
+    expect(ended).toMatchObject({ code: 0, stdout: 'shut down\n' });
+    expect(server.requests.map((r) => r.status)).toEqual([503, 200]);
+    expect(server.items.map((i) => i.name).sort()).toEqual(['one', 'three', 'two']);
+  });
+
+  it('so does a CommonJS program', async () => {
+    server.failNext(1, 503);
+    const ended = await run(
+      cjs(`const { SGPSpanProcessor } = require('sgp-otel');
+           const { BasicTracerProvider } = require('@opentelemetry/sdk-trace-base');
+           ${body}`),
+      env(),
+    );
+    expect(ended).toMatchObject({ code: 0, stdout: 'shut down\n' });
+    expect(server.items.map((i) => i.name).sort()).toEqual(['one', 'three', 'two']);
+  });
+
+  it('so does the flush at exit of a program that never calls shutdown()', async () => {
+    server.failNext(2, 503);
+    const ended = await run(
+      esm(`import { SGPSpanProcessor } from 'sgp-otel';
+           import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+           const provider = new BasicTracerProvider({ spanProcessors: [new SGPSpanProcessor({ scheduledDelayMillis: 60000 })] });
+           provider.getTracer('t').startSpan('flushed-at-exit').end();`),
+      env(),
+    );
+    expect(ended.code).toBe(0);
+    expect(server.requests.map((r) => r.status)).toEqual([503, 503, 200]);
+    expect(server.items.map((i) => i.name)).toEqual(['flushed-at-exit']);
+  });
+
+  it('while nothing awaits a flush, an outage never holds the program open', async () => {
+    await server.close();
+    const ended = await run(
+      esm(`import { SGPSpanProcessor } from 'sgp-otel';
+           import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+           const processor = new SGPSpanProcessor({ flushOnExit: false, maxExportBatchSize: 2, maxAttempts: 1 });
+           const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+           for (const name of ['a', 'b']) provider.getTracer('t').startSpan(name).end();
+           const waitForOutage = () => new Promise((resolve) => {
+             const poll = () => (processor.getStats().outage ? resolve() : setTimeout(poll, 10));
+             poll();
+           });
+           await waitForOutage();
+           console.log('outage; leaving');`),
+      { SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'a', SGP_CLIENT_BASE_URL: server.url },
+    );
+    expect(ended).toMatchObject({ code: 0, stdout: 'outage; leaving\n' });
+    server = await startSGPTestServer();
+  });
+});
+
+describe('no rejection escapes into the host', () => {
+  it('a single item answered 413 whose content nests 3000 levels deep: the program ends normally and the span is accounted for', async () => {
+    await server.close();
+    server = await startSGPTestServer({ maxBodyBytes: 4096 });
+    const ended = await run(
+      esm(`import { SGPSpanProcessor } from 'sgp-otel';
+           import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+           const processor = new SGPSpanProcessor();
+           const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+           const deep = '['.repeat(3000) + JSON.stringify('x'.repeat(5000)) + ']'.repeat(3000);
+           provider.getTracer('t').startSpan('deep', { attributes: { 'sgp.input': deep } }).end();
+           await provider.shutdown().catch((error) => console.log('shutdown:', error.name));
+           const stats = processor.getStats();
+           console.log(JSON.stringify({ received: stats.received, settled: stats.exported + stats.dropped.total }));`),
+      env(),
+    );
+    expect(ended.stderr).not.toContain('Maximum call stack');
+    expect(ended.code).toBe(0);
+    expect(ended.stdout).toContain('{"received":1,"settled":1}');
+    await server.close();
+    server = await startSGPTestServer();
+  });
+});
