@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
+import { MAX_TIMER_MILLIS, systemClock } from './clock.js';
 import { SGPConfigError } from './errors.js';
 import type { MaskFunction } from './mapping/prepare.js';
 
@@ -160,6 +160,26 @@ function wholeNumber(value: unknown, env: Environment, setting: WholeNumberSetti
   );
 }
 
+/** A duration in ms: a whole number a timer can hold (Node wraps anything above 2^31 - 1 ms to 1 ms). */
+function duration(value: unknown, env: Environment, setting: Omit<WholeNumberSetting, 'max'>): number {
+  return wholeNumber(value, env, { ...setting, max: MAX_TIMER_MILLIS });
+}
+
+/**
+ * Credentials travel as HTTP header values: anything but printable ASCII (a pasted newline, a
+ * non-ASCII character) would fail every request. Refused at construction, without echoing the value.
+ */
+function checkHeaderSafe(value: string | undefined, source: string): void {
+  if (value === undefined) return;
+  for (let i = 0; i < value.length; i += 1) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) {
+      const shown = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+      throw new SGPConfigError(`Invalid ${source}: character ${shown} at position ${i + 1} cannot be sent in an HTTP header`);
+    }
+  }
+}
+
 function optionalString(value: unknown, option: string, secret = false): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string') {
@@ -201,6 +221,11 @@ export function spansEndpoint(baseUrl: string, source: string): URL {
       `Invalid ${source}: expected an http(s) URL, got ${JSON.stringify(redactUrl(baseUrl))}`,
     );
   }
+  if (url.username !== '' || url.password !== '') {
+    throw new SGPConfigError(
+      `Invalid ${source}: a user name or password in the URL is not supported (got ${JSON.stringify(redactUrl(baseUrl))}); SGP authenticates with apiKey and accountId`,
+    );
+  }
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/v5/spans/batch`;
   url.search = '';
   url.hash = '';
@@ -216,8 +241,12 @@ function checkObject(value: unknown, option: string): void {
 export function resolveExporterConfig(options: SGPExporterOptions = {}): ExporterConfig {
   checkObject(options, 'options');
   const env = options.env ?? process.env;
-  const apiKey = optionalString(options.apiKey, 'apiKey', true) ?? readEnv(env, 'SGP_API_KEY');
-  const accountId = optionalString(options.accountId, 'accountId') ?? readEnv(env, 'SGP_ACCOUNT_ID');
+  const apiKeyOption = optionalString(options.apiKey, 'apiKey', true);
+  const accountIdOption = optionalString(options.accountId, 'accountId');
+  const apiKey = apiKeyOption ?? readEnv(env, 'SGP_API_KEY');
+  const accountId = accountIdOption ?? readEnv(env, 'SGP_ACCOUNT_ID');
+  checkHeaderSafe(apiKey, apiKeyOption !== undefined ? 'option apiKey' : 'environment variable SGP_API_KEY');
+  checkHeaderSafe(accountId, accountIdOption !== undefined ? 'option accountId' : 'environment variable SGP_ACCOUNT_ID');
   const baseUrlOption = optionalString(options.baseUrl, 'baseUrl');
   const endpoint =
     baseUrlOption !== undefined
@@ -256,7 +285,7 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
     );
   }
 
-  const initialBackoffMillis = wholeNumber(options.initialBackoffMillis, env, {
+  const initialBackoffMillis = duration(options.initialBackoffMillis, env, {
     option: 'initialBackoffMillis',
     min: 0,
     fallback: 400,
@@ -267,12 +296,12 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
     disabledReason,
     missingCredentials,
     endpoint,
-    timeoutMillis: wholeNumber(options.timeoutMillis, env, { option: 'timeoutMillis', min: 1, fallback: 10_000 }),
+    timeoutMillis: duration(options.timeoutMillis, env, { option: 'timeoutMillis', min: 1, fallback: 10_000 }),
     exportTimeoutMillis: exportTimeout(options, env),
     retry: {
       maxAttempts: wholeNumber(options.maxAttempts, env, { option: 'maxAttempts', min: 1, max: 100, fallback: 4 }),
       initialBackoffMillis,
-      maxBackoffMillis: wholeNumber(options.maxBackoffMillis, env, {
+      maxBackoffMillis: duration(options.maxBackoffMillis, env, {
         option: 'maxBackoffMillis',
         min: initialBackoffMillis,
         fallback: Math.max(20_000, initialBackoffMillis),
@@ -301,7 +330,7 @@ function maskOption(mask: unknown): MaskFunction | undefined {
 }
 
 function exportTimeout(options: SGPExporterOptions, env: Environment): number {
-  return wholeNumber(options.exportTimeoutMillis, env, {
+  return duration(options.exportTimeoutMillis, env, {
     option: 'exportTimeoutMillis',
     envVar: 'SGP_BSP_EXPORT_TIMEOUT',
     min: 1,
@@ -333,7 +362,7 @@ export function resolveProcessorConfig(options: SGPSpanProcessorOptions = {}): P
   return {
     maxQueueSize,
     maxExportBatchSize,
-    scheduledDelayMillis: wholeNumber(options.scheduledDelayMillis, env, {
+    scheduledDelayMillis: duration(options.scheduledDelayMillis, env, {
       option: 'scheduledDelayMillis',
       envVar: 'SGP_BSP_SCHEDULE_DELAY',
       min: 0,

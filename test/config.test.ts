@@ -49,7 +49,7 @@ describe('processor configuration', () => {
     [{ maxQueueSize: 1.5 }, 'Invalid option maxQueueSize: expected a whole number >= 1, got 1.5'],
     [{ maxExportBatchSize: 0 }, 'Invalid option maxExportBatchSize: expected a whole number from 1 to 1000, got 0'],
     [{ maxExportBatchSize: 1001, maxQueueSize: 5000 }, 'expected a whole number from 1 to 1000, got 1001'],
-    [{ scheduledDelayMillis: '5' }, 'Invalid option scheduledDelayMillis: expected a whole number >= 0, got "5"'],
+    [{ scheduledDelayMillis: '5' }, 'Invalid option scheduledDelayMillis: expected a whole number from 0 to 2147483647, got "5"'],
     [{ maxQueueSize: 10, maxExportBatchSize: 20 }, 'maxExportBatchSize (SGP_BSP_MAX_EXPORT_BATCH_SIZE): 20 is larger than maxQueueSize (10)'],
   ])('rejects %j naming the option and value', (options, message) => {
     expect(() => resolveProcessorConfig({ env: {}, ...(options as object) })).toThrow(SGPConfigError);
@@ -119,9 +119,9 @@ describe('exporter configuration', () => {
   it.each([
     [{ baseUrl: 'ftp://example.com' }, 'Invalid option baseUrl: expected an http(s) URL, got "ftp://example.com"'],
     [{ baseUrl: 'not a url' }, 'Invalid option baseUrl: expected an http(s) URL, got "not a url"'],
-    [{ timeoutMillis: 0 }, 'Invalid option timeoutMillis: expected a whole number >= 1, got 0'],
+    [{ timeoutMillis: 0 }, 'Invalid option timeoutMillis: expected a whole number from 1 to 2147483647, got 0'],
     [{ maxAttempts: 0 }, 'Invalid option maxAttempts: expected a whole number from 1 to 100, got 0'],
-    [{ maxBackoffMillis: 10, initialBackoffMillis: 400 }, 'Invalid option maxBackoffMillis: expected a whole number >= 400, got 10'],
+    [{ maxBackoffMillis: 10, initialBackoffMillis: 400 }, 'Invalid option maxBackoffMillis: expected a whole number from 400 to 2147483647, got 10'],
     [{ disabled: 'yes' }, 'Invalid option disabled: expected true or false, got "yes"'],
     [{ headers: { 'x-extra': 5 } }, 'Invalid option headers: header "x-extra" must be a string'],
   ])('rejects %j', (options, message) => {
@@ -156,5 +156,61 @@ describe('exporter configuration', () => {
     }
     expect(message).toBe('Invalid option apiKey: expected a string, got a object');
     expect(message).not.toContain(API_KEY);
+  });
+});
+
+describe('durations a timer can hold', () => {
+  it.each(['scheduledDelayMillis', 'exportTimeoutMillis'])('refuses %s above 2^31 - 1 ms, which a timer would wrap to 1 ms', (option) => {
+    expect(() => resolveProcessorConfig({ env: {}, [option]: 2 ** 31 })).toThrow(
+      `Invalid option ${option}: expected a whole number from ${option === 'scheduledDelayMillis' ? 0 : 1} to 2147483647, got 2147483648`,
+    );
+    expect(resolveProcessorConfig({ env: {}, [option]: 2 ** 31 - 1 })).toMatchObject({ [option]: 2 ** 31 - 1 });
+  });
+
+  it.each(['timeoutMillis', 'initialBackoffMillis', 'maxBackoffMillis'])('refuses %s above 2^31 - 1 ms', (option) => {
+    expect(() => resolveExporterConfig({ env: {}, [option]: 2 ** 31 })).toThrow(`Invalid option ${option}`);
+    expect(() => resolveExporterConfig({ env: {}, [option]: 2 ** 31 })).toThrow('to 2147483647, got 2147483648');
+  });
+
+  it('refuses SGP_BSP_SCHEDULE_DELAY and SGP_BSP_EXPORT_TIMEOUT above 2^31 - 1', () => {
+    expect(() => resolveProcessorConfig({ env: { SGP_BSP_SCHEDULE_DELAY: '9999999999' } })).toThrow(
+      'Invalid environment variable SGP_BSP_SCHEDULE_DELAY: expected a whole number from 0 to 2147483647, got "9999999999"',
+    );
+    expect(() => resolveProcessorConfig({ env: { SGP_BSP_EXPORT_TIMEOUT: '2147483648' } })).toThrow('SGP_BSP_EXPORT_TIMEOUT');
+  });
+});
+
+describe('credentials that cannot travel in a header', () => {
+  it.each([
+    [{ apiKey: 'sk-abc\r\nx-evil: 1', accountId: 'acct' }, 'Invalid option apiKey: character U+000D at position 7 cannot be sent in an HTTP header'],
+    [{ apiKey: 'sk-abc', accountId: 'accté' }, 'Invalid option accountId: character U+00E9 at position 5 cannot be sent in an HTTP header'],
+    [{ env: { SGP_API_KEY: 'sk-\u200bkey', SGP_ACCOUNT_ID: 'a' } }, 'Invalid environment variable SGP_API_KEY: character U+200B at position 4'],
+    [{ env: { SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'acct\nother' } }, 'Invalid environment variable SGP_ACCOUNT_ID: character U+000A at position 5'],
+  ])('%j is an SGPConfigError naming the setting, never echoing the key', (options, message) => {
+    const build = () => new SGPSpanProcessor({ env: {}, ...options });
+    expect(build).toThrow(SGPConfigError);
+    expect(build).toThrow(message);
+    try {
+      build();
+    } catch (error) {
+      expect((error as Error).message).not.toContain('sk-abc');
+      expect((error as Error).message).not.toContain('key');
+    }
+  });
+});
+
+describe('a base URL with credentials in it', () => {
+  it.each([
+    [{ baseUrl: 'https://user:hunter2@sgp.example.com' }, 'option baseUrl'],
+    [{ env: { SGP_CLIENT_BASE_URL: 'https://hunter2@sgp.example.com/x' } }, 'environment variable SGP_CLIENT_BASE_URL'],
+  ])('%j is refused, and the password is never shown', (options, source) => {
+    const build = () => resolveExporterConfig({ env: {}, apiKey: 'k', accountId: 'a', ...options });
+    expect(build).toThrow(SGPConfigError);
+    expect(build).toThrow(`Invalid ${source}: a user name or password in the URL is not supported`);
+    try {
+      build();
+    } catch (error) {
+      expect((error as Error).message).not.toContain('hunter2');
+    }
   });
 });

@@ -195,16 +195,22 @@ describe('forceFlush', () => {
   });
 
   it('settles when the server never answers, saying what was not delivered', async () => {
-    const processor = new SGPSpanProcessor({ ...credentials(server.url), exportTimeoutMillis: 300, maxExportBatchSize: 2 });
+    const clock = virtualClock();
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), clock, exportTimeoutMillis: 300, maxExportBatchSize: 2 });
     const provider = providerWith(processor);
-    server.setResponseDelay(5_000);
+    // Answers are held far longer than the test runs: only the virtual deadlines end anything.
+    server.setResponseDelay(600_000);
     endSpans(provider, 4);
-    const error = await processor.forceFlush().catch((e: unknown) => e);
+    const flushed = processor.forceFlush().catch((e: unknown) => e);
+    await eventually(() => server.requests.length === 2);
+    clock.advance(300);
+    const error = await flushed;
     expect(error).toBeInstanceOf(SGPFlushError);
-    expect(error).toMatchObject({ undelivered: 4 });
-    expect((error as Error).message).toMatch(/^sgp-otel forceFlush/);
-    server.setResponseDelay(0);
-    await provider.shutdown().catch(() => undefined);
+    expect(error).toMatchObject({ undelivered: 4, timedOut: true });
+    expect((error as Error).message).toMatch(/^sgp-otel forceFlush timed out after 300 ms/);
+    const shutdown = provider.shutdown().catch(() => undefined);
+    clock.advance(300);
+    await shutdown;
     expectBalanced(processor.getStats());
   });
 
@@ -281,17 +287,88 @@ describe('shutdown', () => {
     expect(server.items).toHaveLength(3);
   });
 
-  it('gives up within exportTimeoutMillis, counting what it could not deliver', async () => {
-    const processor = new SGPSpanProcessor({ ...credentials(server.url), exportTimeoutMillis: 300, maxExportBatchSize: 5, maxConcurrentExports: 1 });
+  it('gives up within exportTimeoutMillis, and counts every span it could not deliver under shutdown, in flight ones too', async () => {
+    const clock = virtualClock();
+    const processor = new SGPSpanProcessor({
+      ...credentials(server.url),
+      clock,
+      exportTimeoutMillis: 300,
+      timeoutMillis: 60_000,
+      maxExportBatchSize: 5,
+      maxConcurrentExports: 1,
+    });
     const provider = providerWith(processor);
-    server.setResponseDelay(5_000);
+    server.setResponseDelay(600_000);
     endSpans(provider, 12);
-    const error = await provider.shutdown().catch((e: unknown) => e);
+    const shutdown = provider.shutdown().catch((e: unknown) => e);
+    await eventually(() => server.requests.length === 1);
+    expect(processor.getStats().inFlight).toBe(5);
+    clock.advance(300);
+    const error = await shutdown;
     expect(error).toBeInstanceOf(SGPFlushError);
+    expect(error).toMatchObject({ timedOut: true, undelivered: 12 });
     const stats = processor.getStats();
-    expect(stats).toMatchObject({ received: 12, exported: 0, queued: 0, dropped: { total: 12 } });
-    expect(stats.dropped.exportFailed + stats.dropped.shutdown).toBe(12);
-    expect(stats.dropped.shutdown).toBeGreaterThan(0);
+    // The 5 whose request was cut short by the deadline are `shutdown` drops, as documented, not `exportFailed`.
+    expect(stats).toMatchObject({ received: 12, exported: 0, queued: 0, dropped: { total: 12, shutdown: 12, exportFailed: 0 } });
+  });
+
+  it('holds the process open while it runs, and lets go once it settles', async () => {
+    const clock = virtualClock();
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), clock });
+    const provider = providerWith(processor);
+    endSpans(provider, 3);
+    expect(clock.holds).toBe(0);
+    const flushed = processor.forceFlush();
+    expect(clock.holds).toBe(1);
+    await flushed;
+    expect(clock.holds).toBe(0);
+    const shutdown = provider.shutdown();
+    expect(clock.holds).toBeGreaterThan(0);
+    await shutdown;
+    expect(clock.holds).toBe(0);
+  });
+});
+
+describe('many exports at once', () => {
+  it('maxConcurrentExports above 10 prints no MaxListenersExceededWarning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const processor = new SGPSpanProcessor({ ...credentials(server.url), maxConcurrentExports: 16, maxExportBatchSize: 10 });
+      const provider = providerWith(processor);
+      // Answers wait until all 16 requests are open at once.
+      server.setResponseDelay(600_000);
+      endSpans(provider, 160);
+      await eventually(() => server.requests.length === 16);
+      server.setResponseDelay(0);
+      await processor.forceFlush();
+      expect(server.counts.maxConcurrent).toBe(16);
+      await provider.shutdown();
+      await nextTurn();
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('processors a program never shuts down', () => {
+  it('can be garbage-collected: the exit-flush registry holds them weakly', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    expect(typeof gc).toBe('function');
+    let collected = 0;
+    const finalized = new FinalizationRegistry(() => {
+      collected += 1;
+    });
+    (() => {
+      for (let i = 0; i < 50; i += 1) finalized.register(new SGPSpanProcessor({ ...credentials(server.url), flushOnExit: true }), i);
+    })();
+    for (let round = 0; round < 50 && collected < 50; round += 1) {
+      gc();
+      await nextTurn();
+    }
+    expect(collected).toBe(50);
   });
 });
 

@@ -109,7 +109,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     this.openSpans =
       this.sink?.sendsInProgress && (exportOnStart || exportUnendedOnShutdown) ? new OpenSpans(exportOnStart, maxQueueSize) : undefined;
     this.unregisterExitFlush =
-      enabled && this.config.flushOnExit ? registerExitFlush(this, (processor) => processor.flushAtExit()) : () => undefined;
+      enabled && this.config.flushOnExit ? registerExitFlush(this, SGPSpanProcessor.flushAtExit) : () => undefined;
   }
 
   onStart(span: Span, _parentContext: Context): void {
@@ -251,8 +251,16 @@ export class SGPSpanProcessor implements SpanProcessor {
     this.stats.drop('shutdown', spans, 'shutdown() ran out of time before they were delivered');
   }
 
-  /** Flushes once when the process is about to exit without shutdown(), if spans arrived since the last time. */
-  private flushAtExit(): void {
+  /**
+   * Flushes once when the process is about to exit without shutdown(), if spans arrived since the
+   * last time. Static: a closure made in the constructor would share its context, which holds the
+   * processor, and keep every processor ever made alive through the registry.
+   */
+  private static flushAtExit(processor: SGPSpanProcessor): void {
+    processor.flushOnceAtExit();
+  }
+
+  private flushOnceAtExit(): void {
     if (this.state !== 'running' || this.accepted === this.exitFlushMark || this.lowestPending() >= this.accepted) return;
     this.exitFlushMark = this.accepted;
     this.forceFlush().catch((error: unknown) => {

@@ -64,7 +64,7 @@ export interface SGPTestServer {
   failNext(count: number, status: number, options?: FailOptions): void;
   /** The next `count` requests have their connection destroyed without an answer. */
   dropNextConnections(count: number): void;
-  /** Every later answer waits this long first (0 to stop). */
+  /** Every later answer waits this long first; 0 stops that and sends the answers waiting now. */
   setResponseDelay(ms: number): void;
   /**
    * From now on, a batch containing an item for which `predicate` is true is refused whole with
@@ -91,7 +91,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
   events.setMaxListeners(0);
   let responseDelay = 0;
   /** Answers waiting out `responseDelay`; cleared on close so a long delay never outlives the server. */
-  const delayed = new Set<NodeJS.Timeout>();
+  const delayed = new Map<NodeJS.Timeout, () => void>();
   const retain = options.retain ?? true;
   const counts = { requests: 0, itemsAccepted: 0, maxConcurrent: 0, connections: 0 };
   let open = 0;
@@ -147,7 +147,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
             delayed.delete(timer);
             send();
           }, responseDelay);
-          delayed.add(timer);
+          delayed.set(timer, send);
         }
         else send();
       };
@@ -231,6 +231,13 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
     },
     setResponseDelay(ms) {
       responseDelay = ms;
+      if (ms > 0) return;
+      // 0 also releases the answers that are waiting now.
+      for (const [timer, send] of delayed) {
+        clearTimeout(timer);
+        send();
+      }
+      delayed.clear();
     },
     rejectItems(predicate, status = 422, detail = 'item refused by the test server') {
       itemRejection = predicate ? { predicate, status, detail } : undefined;
@@ -267,7 +274,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       itemRejection = undefined;
     },
     close() {
-      for (const timer of delayed) clearTimeout(timer);
+      for (const timer of delayed.keys()) clearTimeout(timer);
       delayed.clear();
       return new Promise((resolve) => {
         server.close(() => resolve());

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SGPFlushError } from '../../src/errors.js';
-import { eventually } from '../helpers.js';
+import { splitBudget } from '../../src/delivery/exporter.js';
+import { ACCOUNT_ID, API_KEY, eventually } from '../helpers.js';
 import { makeRig } from './rig.js';
 import type { Rig } from './rig.js';
 
@@ -222,6 +223,94 @@ describe('fault injection', () => {
     rig.ended.push(stillOpen.spanContext().spanId);
     expect(rig.processor.getStats().open).toBe(0);
     await rig.settle();
+    rig.check();
+  });
+
+  it('a long outage stays within maxQueueSize: queued + in flight + held never exceed it, held spans go out first', async () => {
+    rig = await makeRig({ maxQueueSize: 200, maxExportBatchSize: 20, maxConcurrentExports: 4 });
+    await rig.down();
+    let peak = 0;
+    for (let round = 0; round < 30; round += 1) {
+      rig.end(50);
+      await rig.quiet();
+      peak = Math.max(peak, rig.processor.getStats().queued);
+      rig.clock.advance(5000);
+      await rig.quiet();
+      peak = Math.max(peak, rig.processor.getStats().queued);
+      if (round > 0) expect(rig.processor.getStats().outage).toBe(true);
+    }
+    const during = rig.processor.getStats();
+    expect(peak).toBeLessThanOrEqual(200);
+    expect(during.queued).toBe(200);
+    expect(during.dropped).toMatchObject({ total: 1500 - 200, queueFull: 1500 - 200 });
+    await rig.up();
+    await rig.settle();
+    expect(rig.processor.getStats()).toMatchObject({ exported: 200, queued: 0, outage: false });
+    // The oldest spans (held since the outage began) are the first the server received.
+    const firstRequest = rig.server.requests.find((r) => r.status === 200)!;
+    expect(firstRequest.ids).toContain(rig.ended[0]);
+    rig.check();
+  });
+
+  it('outage is true while held spans are in flight, not only while they wait', async () => {
+    rig = await makeRig({ maxAttempts: 1, timeoutMillis: 60_000 });
+    await rig.down();
+    rig.end(10);
+    await rig.driveUntil(() => rig!.processor.getStats().outage);
+    await rig.up();
+    rig.server.setResponseDelay(600_000);
+    rig.clock.advance(1000);
+    await eventually(() => rig!.server.requests.length === 1);
+    expect(rig.processor.getStats()).toMatchObject({ inFlight: 10, outage: true });
+    rig.server.setResponseDelay(0);
+    await rig.settle();
+    expect(rig.processor.getStats()).toMatchObject({ exported: 10, outage: false });
+    rig.check();
+  });
+
+  it('a server that echoes the API key and account id: neither reaches errors, stats or logs', async () => {
+    rig = await makeRig();
+    const echo = JSON.stringify({ detail: `key ${API_KEY} has no access to ${ACCOUNT_ID}` });
+    rig.server.failNext(1, 403, { body: echo });
+    rig.server.failNext(1, 500, { body: echo });
+    rig.end(5);
+    const first = await rig.capture(rig.processor.forceFlush());
+    expect((first as Error).message).toContain('SGP answered HTTP 403: key [redacted] has no access to [redacted]');
+    rig.end(5);
+    await rig.capture(rig.processor.forceFlush());
+    const shown = JSON.stringify({ stats: rig.processor.getStats(), log: rig.diag.messages, errors: rig.errors.map((e) => `${e}`) });
+    expect(shown).toContain('[redacted]');
+    expect(shown).not.toContain(API_KEY);
+    expect(shown).not.toContain(ACCOUNT_ID);
+    rig.check();
+  });
+
+  it('a server that refuses everything (blanket 422) costs a few requests per batch, not 2n - 1', async () => {
+    rig = await makeRig();
+    rig.server.rejectItems(() => true, 422, 'validation failed');
+    rig.end(50);
+    const error = await rig.capture(rig.processor.forceFlush());
+    expect(error).toMatchObject({ undelivered: 50 });
+    // The whole batch, its halves, its quarters: every part refused alike, so probing stops.
+    expect(rig.server.requests).toHaveLength(1 + 2 + 4);
+    expect(rig.processor.getStats()).toMatchObject({ exported: 0, dropped: { rejected: 50 } });
+    expect(rig.processor.getStats().lastError!.message).toContain('every part of the batch was refused alike');
+    rig.check();
+  });
+
+  it('many bad items in one batch: splitting stops at its budget, good spans found on the way are delivered', async () => {
+    rig = await makeRig();
+    rig.server.rejectItems((item) => item.name.startsWith('poison'), 422, 'poison');
+    for (let i = 0; i < 25; i += 1) {
+      rig.end(1, 'good');
+      rig.end(1, 'poison');
+    }
+    await rig.capture(rig.processor.forceFlush());
+    expect(rig.server.requests.length).toBeLessThanOrEqual(1 + splitBudget(50));
+    const stats = rig.processor.getStats();
+    expect(stats.exported + stats.dropped.rejected).toBe(50);
+    expect(stats.dropped.rejected).toBeGreaterThanOrEqual(25);
+    expect(rig.server.items.some((item) => item.name.startsWith('poison'))).toBe(false);
     rig.check();
   });
 });
