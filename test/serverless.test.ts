@@ -4,7 +4,7 @@ import { SGPSpanProcessor } from '../src/pipeline/processor.js';
 import { withSGPFlush } from '../src/pipeline/serverless.js';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
-import { captureDiag, credentials, providerWith, virtualClock } from './helpers.js';
+import { captureDiag, credentials, nextTurn, providerWith, virtualClock } from './helpers.js';
 
 let server: SGPTestServer;
 beforeAll(async () => {
@@ -76,8 +76,13 @@ describe('withSGPFlush', () => {
   it('bounds the flush by timeoutMillis', async () => {
     const diag = captureDiag();
     const slow = { forceFlush: () => new Promise<void>(() => {}) };
-    const handler = withSGPFlush(async () => 42, { provider: slow, timeoutMillis: 50 });
-    await expect(handler()).resolves.toBe(42);
+    const clock = virtualClock();
+    const handler = withSGPFlush(async () => 42, { provider: slow, timeoutMillis: 50, clock });
+    const invocation = handler();
+    await nextTurn();
+    expect(clock.nextDue()).toBe(clock.now() + 50);
+    clock.advance(50);
+    await expect(invocation).resolves.toBe(42);
     diag.stop();
     expect(diag.at('warn')).toContain('sgp-otel: flush did not finish within 50 ms; some spans may be lost when the runtime freezes');
   });

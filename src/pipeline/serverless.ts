@@ -1,4 +1,6 @@
 import { diag } from '@opentelemetry/api';
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
 
 /** Anything with OpenTelemetry's forceFlush: a tracer provider, NodeSDK's provider, or the processor itself. */
 export interface Flushable {
@@ -10,16 +12,18 @@ export interface WithSGPFlushOptions {
   provider: Flushable;
   /** Longest the flush may add to an invocation, in ms. Default 10000. */
   timeoutMillis?: number;
+  /** Times the flush; for tests. Default: the system clock. */
+  clock?: Clock;
 }
 
 /**
  * Flushes `provider`, never longer than `timeoutMillis` and never throwing: a failed or slow
  * flush is reported through `diag.warn` and the caller goes on.
  */
-export async function flushWithin(provider: Flushable, timeoutMillis: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
+async function flushWithin(provider: Flushable, timeoutMillis: number, clock: Clock): Promise<void> {
+  let cancel = (): void => undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMillis);
+    cancel = clock.schedule(() => resolve('timeout'), timeoutMillis);
   });
   try {
     const outcome = await Promise.race([provider.forceFlush().then(() => 'done' as const), timeout]);
@@ -27,7 +31,7 @@ export async function flushWithin(provider: Flushable, timeoutMillis: number): P
   } catch (error) {
     diag.warn(`sgp-otel: flush after the handler failed: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
 }
 
@@ -45,11 +49,12 @@ export function withSGPFlush<Args extends unknown[], Result>(
     throw new TypeError('withSGPFlush: options.provider must have a forceFlush() method (a tracer provider or SGPSpanProcessor)');
   }
   const timeoutMillis = options.timeoutMillis ?? 10_000;
+  const clock = options.clock ?? systemClock;
   return async (...args: Args): Promise<Result> => {
     try {
       return await handler(...args);
     } finally {
-      await flushWithin(options.provider, timeoutMillis);
+      await flushWithin(options.provider, timeoutMillis, clock);
     }
   };
 }
