@@ -12,10 +12,14 @@ afterEach(() => server.reset());
 afterAll(() => server.close());
 
 const T = '2026-11-29T12:00:00.000000Z';
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const OTHER_TRACE = '0af7651916cd43dd8448eb211c80319c';
+/** A 16-hex span id, as OpenTelemetry makes them: `span(1)` is `0000000000000001`. */
+const span = (n: number) => n.toString(16).padStart(16, '0');
 const item = (overrides: Record<string, unknown> = {}) => ({
   name: 'span',
-  id: 'a1',
-  trace_id: 't1',
+  id: span(0xa1),
+  trace_id: TRACE,
   start_timestamp: T,
   end_timestamp: '2026-11-29T12:00:01.500000Z',
   ...overrides,
@@ -58,20 +62,62 @@ describe('startSGPTestServer', () => {
     ['a NUL byte in an id', item({ id: 'a\u0000b' }), 400],
     ['an unknown field', item({ colour: 'red' }), 422],
   ])('rejects the whole batch for %s', async (_what, bad, status) => {
-    const response = await put([item({ id: 'good' }), bad]);
+    const response = await put([item({ id: span(1) }), bad]);
     expect(response.status).toBe(status);
     expect(typeof response.body.detail).toBe('string');
     expect(server.items).toEqual([]);
   });
 
+  it.each([
+    ['an empty trace_id', { trace_id: '' }, 'items[1].trace_id: must not be empty'],
+    ['an empty id', { id: '' }, 'items[1].id: must not be empty'],
+    ['an empty parent_id', { parent_id: '' }, 'items[1].parent_id: must not be empty'],
+    ['an empty group_id', { group_id: '' }, 'items[1].group_id: must not be empty'],
+    ['a trace_id that is not hex', { trace_id: 'trace-1' }, 'items[1].trace_id: expected a hex id or a UUID'],
+    ['an id that is not hex', { id: 'span-0001' }, 'items[1].id: expected a hex id or a UUID'],
+    ['a parent_id that is not hex', { parent_id: '00f067aa0ba902bz' }, 'items[1].parent_id: expected a hex id or a UUID'],
+    ['a UUID grouped wrongly', { id: '3f0c7d2a4b1e-4c8d-9a6f-0b2e5d7c1a93' }, 'items[1].id: expected a hex id or a UUID'],
+    ['a UUID in braces', { trace_id: '{3f0c7d2a-4b1e-4c8d-9a6f-0b2e5d7c1a93}' }, 'items[1].trace_id: expected a hex id or a UUID'],
+    ['an id with spaces around it', { id: ` ${span(7)} ` }, 'items[1].id: expected a hex id or a UUID'],
+    ['a group_id over 256 bytes', { group_id: 'g'.repeat(257) }, 'items[1].group_id: longer than 256 bytes'],
+  ])('rejects %s with 422 naming the field', async (_what, overrides, detail) => {
+    const response = await put([item({ id: span(1) }), item({ id: span(2), ...overrides })]);
+    expect(response).toEqual({ status: 422, body: { detail } });
+    expect(server.items).toEqual([]);
+  });
+
+  it.each([
+    ['a NUL byte', 'a\u0000b'],
+    ['a lone surrogate', `${span(5)}\ud800`],
+  ])('answers 400 for %s in an id before checking its format', async (_what, bad) => {
+    for (const field of ['trace_id', 'id', 'parent_id', 'group_id']) {
+      const response = await put([item({ id: span(1) }), item({ id: span(2), [field]: bad })]);
+      expect(response).toEqual({ status: 400, body: { detail: `items[1].${field}: NUL byte or invalid UTF-8` } });
+    }
+    expect(server.items).toEqual([]);
+  });
+
+  it('accepts OpenTelemetry hex ids, UUIDs in either case, and a free-form group_id', async () => {
+    const items = [
+      item({ id: span(1) }),
+      item({ trace_id: '3f0c7d2a-4b1e-4c8d-9a6f-0b2e5d7c1a93', id: 'c2d5e8f1-7a3b-4e6c-8d9f-1a2b3c4d5e6f' }),
+      item({ trace_id: '3f0c7d2a-4b1e-4c8d-9a6f-0b2e5d7c1a93', id: 'C2D5E8F1-7A3B-4E6C-8D9F-1A2B3C4D5E70', parent_id: 'c2d5e8f1-7a3b-4e6c-8d9f-1a2b3c4d5e6f' }),
+      item({ trace_id: '3F0C7D2A4B1E4C8D9A6F0B2E5D7C1A94', id: span(2), group_id: 'conversation-7' }),
+      item({ id: span(3), parent_id: span(1), group_id: 'session: 2026/11/29 #4' }),
+    ];
+    const response = await put(items);
+    expect(response.status).toBe(200);
+    expect(server.items).toHaveLength(items.length);
+  });
+
   it('rejects more than 1000 items with 422', async () => {
-    const items = Array.from({ length: 1001 }, (_, i) => item({ id: `s${i}` }));
+    const items = Array.from({ length: 1001 }, (_, i) => item({ id: span(i + 1) }));
     expect((await put(items)).status).toBe(422);
   });
 
   it('answers 409 for a parent cycle or a parent in another trace', async () => {
-    expect((await put([item({ id: 'a', parent_id: 'b' }), item({ id: 'b', parent_id: 'a' })])).status).toBe(409);
-    expect((await put([item({ id: 'p', trace_id: 't1' }), item({ id: 'c', trace_id: 't2', parent_id: 'p' })])).status).toBe(409);
+    expect((await put([item({ id: span(0xa), parent_id: span(0xb) }), item({ id: span(0xb), parent_id: span(0xa) })])).status).toBe(409);
+    expect((await put([item({ id: span(0xf), trace_id: TRACE }), item({ id: span(0xc), trace_id: OTHER_TRACE, parent_id: span(0xf) })])).status).toBe(409);
   });
 
   it('answers 413 for a body over its limit', async () => {
@@ -104,13 +150,13 @@ describe('startSGPTestServer', () => {
 
   it('renders received spans as a trace tree', async () => {
     await put([
-      item({ id: 'root', name: 'agent.turn', type: 'AGENT_WORKFLOW' }),
-      item({ id: 'llm', parent_id: 'root', name: 'llm:gpt-4o', type: 'COMPLETION', start_timestamp: '2026-11-29T12:00:00.100000Z', end_timestamp: '2026-11-29T12:00:00.900000Z' }),
-      item({ id: 'tool', parent_id: 'root', name: 'tool:search', type: 'STANDALONE', status: 'ERROR', metadata: { error_message: 'timeout' }, start_timestamp: '2026-11-29T12:00:01.000000Z', end_timestamp: '2026-11-29T12:00:01.200000Z' }),
+      item({ id: span(1), name: 'agent.turn', type: 'AGENT_WORKFLOW' }),
+      item({ id: span(2), parent_id: span(1), name: 'llm:gpt-4o', type: 'COMPLETION', start_timestamp: '2026-11-29T12:00:00.100000Z', end_timestamp: '2026-11-29T12:00:00.900000Z' }),
+      item({ id: span(3), parent_id: span(1), name: 'tool:search', type: 'STANDALONE', status: 'ERROR', metadata: { error_message: 'timeout' }, start_timestamp: '2026-11-29T12:00:01.000000Z', end_timestamp: '2026-11-29T12:00:01.200000Z' }),
     ]);
     expect(formatTraceTree(server.items)).toBe(
       [
-        'trace t1',
+        `trace ${TRACE}`,
         '└─ agent.turn  AGENT_WORKFLOW  1500.0 ms',
         '   ├─ llm:gpt-4o  COMPLETION  800.0 ms',
         '   └─ tool:search  STANDALONE  ERROR  200.0 ms  (timeout)',

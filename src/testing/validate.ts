@@ -36,6 +36,14 @@ export function isoToMicros(value: string): number | undefined {
   return millis * 1000 + Number(fraction);
 }
 
+const HEX_ID = /^[0-9a-f]+$/i;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** OpenTelemetry's hex ids (32 digits for a trace, 16 for a span) and the UUIDs SGP itself makes. */
+function isSpanOrTraceId(value: string): boolean {
+  return HEX_ID.test(value) || UUID.test(value);
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -61,8 +69,19 @@ export function validateItem(item: unknown, index: number): Rejection | undefine
     if (value.includes('\u0000') || !value.isWellFormed()) {
       return { status: 400, detail: `${at(field)}: NUL byte or invalid UTF-8` };
     }
+  }
+  for (const field of ID_FIELDS) {
+    const value = item[field];
+    if (typeof value !== 'string') continue;
+    if (value === '') return { status: 422, detail: `${at(field)}: must not be empty` };
     if (Buffer.byteLength(value) > MAX_ID_BYTES) {
       return { status: 422, detail: `${at(field)}: longer than ${MAX_ID_BYTES} bytes` };
+    }
+    // group_id is a free grouping key in practice (a conversation or session id, which our own
+    // mapping takes from `gen_ai.conversation.id` or `session.id`), so only span and trace ids
+    // must look like ids.
+    if (field !== 'group_id' && !isSpanOrTraceId(value)) {
+      return { status: 422, detail: `${at(field)}: expected a hex id or a UUID` };
     }
   }
   for (const field of OBJECT_FIELDS) {
