@@ -110,6 +110,43 @@ describe('startSGPTestServer', () => {
     expect(server.items).toHaveLength(items.length);
   });
 
+  it.each([
+    ['February 30', '2026-02-30T00:00:00Z'],
+    ['February 29 outside a leap year', '2026-02-29T00:00:00Z'],
+    ['February 29 in 2100', '2100-02-29T00:00:00Z'],
+    ['April 31', '2026-04-31T00:00:00Z'],
+    ['month 13', '2026-13-01T00:00:00Z'],
+    ['month 0', '2026-00-10T00:00:00Z'],
+    ['day 0', '2026-11-00T00:00:00Z'],
+    ['year 0', '0000-01-01T00:00:00Z'],
+    ['hour 24', '2026-11-29T24:00:00Z'],
+    ['minute 60', '2026-11-29T12:60:00Z'],
+    ['second 60', '2026-11-29T12:00:60Z'],
+    ['an offset of 24 hours', '2026-11-29T12:00:00+24:00'],
+    ['an offset with 60 minutes', '2026-11-29T12:00:00+01:60'],
+  ])('rejects %s as a timestamp with 422', async (_what, bad) => {
+    for (const field of ['start_timestamp', 'end_timestamp'] as const) {
+      const overrides = field === 'start_timestamp' ? { start_timestamp: bad, end_timestamp: undefined } : { end_timestamp: bad };
+      const response = await put([item({ id: span(1) }), item({ id: span(2), ...overrides })]);
+      expect(response).toEqual({ status: 422, body: { detail: `items[1].${field}: not an ISO 8601 timestamp` } });
+    }
+    expect(server.items).toEqual([]);
+  });
+
+  it('accepts real calendar dates with Z or an offset, and compares them in UTC', async () => {
+    const items = [
+      item({ id: span(1), start_timestamp: '2024-02-29T23:59:59.999999Z', end_timestamp: '2024-03-01T00:00:00Z' }),
+      item({ id: span(2), start_timestamp: '2000-02-29T00:00:00+00:00', end_timestamp: undefined }),
+      // 12:30 at +01:30 is 11:00 UTC, after 10:59:59.5 UTC.
+      item({ id: span(3), start_timestamp: '2026-11-29T10:59:59.5Z', end_timestamp: '2026-11-29T12:30:00+01:30' }),
+      item({ id: span(4), start_timestamp: '2026-12-31T23:00:00-01:00', end_timestamp: '2027-01-01T00:00:00.000000001Z' }),
+    ];
+    expect((await put(items)).status).toBe(200);
+    expect(server.items).toHaveLength(items.length);
+    const early = item({ id: span(5), start_timestamp: '2026-11-29T11:00:00Z', end_timestamp: '2026-11-29T12:29:59+01:30' });
+    expect(await put([early])).toEqual({ status: 422, body: { detail: 'items[0].end_timestamp: before start_timestamp' } });
+  });
+
   it('rejects more than 1000 items with 422', async () => {
     const items = Array.from({ length: 1001 }, (_, i) => item({ id: span(i + 1) }));
     expect((await put(items)).status).toBe(422);

@@ -24,16 +24,36 @@ export interface Rejection {
   detail: string;
 }
 
-const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
 
-/** Microseconds since the epoch of an ISO 8601 timestamp, or undefined when it is not one. */
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/**
+ * Microseconds since the epoch of an ISO 8601 timestamp, or undefined when it is not one. Every
+ * calendar field is checked, because `Date` would roll `2026-02-30` over to March 2 where SGP
+ * answers 422. Year 0 (Python's datetime has none), hour 24 and leap second 60 are refused too.
+ */
 export function isoToMicros(value: string): number | undefined {
   const match = ISO_8601.exec(value);
   if (!match) return undefined;
-  const millis = Date.parse(`${match[1]}-${match[2]}-${match[3]}T${match[4]}:${match[5]}:${match[6]}${match[8]}`);
-  if (Number.isNaN(millis)) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  let offsetMinutes = 0;
+  if (match[8] !== undefined) {
+    const offsetHours = Number(match[9]);
+    const offsetRest = Number(match[10]);
+    if (offsetHours > 23 || offsetRest > 59) return undefined;
+    offsetMinutes = (match[8] === '-' ? -1 : 1) * (offsetHours * 60 + offsetRest);
+  }
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day); // not Date.UTC, which maps years 0-99 to 1900-1999
+  date.setUTCHours(hour, minute - offsetMinutes, second, 0);
   const fraction = (match[7] ?? '').padEnd(6, '0').slice(0, 6);
-  return millis * 1000 + Number(fraction);
+  return date.getTime() * 1000 + Number(fraction);
 }
 
 const HEX_ID = /^[0-9a-f]+$/i;
