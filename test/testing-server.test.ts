@@ -34,6 +34,23 @@ async function put(items: unknown[], headers: Record<string, string> = {}): Prom
   return { status: response.status, body: await response.json() };
 }
 
+/** PUTs `body` exactly as given (a string or raw bytes), for bodies JSON.stringify cannot make. */
+async function putRaw(body: string | Uint8Array): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${server.url}/v5/spans/batch`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', 'x-api-key': API_KEY, 'x-selected-account-id': ACCOUNT_ID },
+    body,
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/** A batch of one valid item and one whose `metadata` nests `depth` objects around `inner` (JSON text). */
+function deepBatch(depth: number, inner: string): string {
+  const head = JSON.stringify(item({ id: span(1) }));
+  const deep = JSON.stringify(item({ id: span(2), metadata: {} })).replace('"metadata":{}', `"metadata":${'{"a":'.repeat(depth)}${inner}${'}'.repeat(depth)}`);
+  return `{"items":[${head},${deep}]}`;
+}
+
 describe('startSGPTestServer', () => {
   it('stores valid items and answers like SGP', async () => {
     const { status, body } = await put([item()]);
@@ -145,6 +162,55 @@ describe('startSGPTestServer', () => {
     expect(server.items).toHaveLength(items.length);
     const early = item({ id: span(5), start_timestamp: '2026-11-29T11:00:00Z', end_timestamp: '2026-11-29T12:29:59+01:30' });
     expect(await put([early])).toEqual({ status: 422, body: { detail: 'items[0].end_timestamp: before start_timestamp' } });
+  });
+
+  it.each([
+    ['a NUL in the name', { name: 'chat\u0000' }, 'items[1].name: NUL byte or invalid UTF-8'],
+    ['a lone surrogate in the name', { name: 'chat \ud83d' }, 'items[1].name: NUL byte or invalid UTF-8'],
+    ['a NUL in application_variant_id', { application_variant_id: 'v\u0000' }, 'items[1].application_variant_id: NUL byte or invalid UTF-8'],
+    [
+      'a NUL deep in input',
+      { input: { messages: [{ role: 'user', content: 'hi' }, { role: 'user', content: 'there\u0000' }] } },
+      'items[1].input.messages[1].content: NUL byte or invalid UTF-8',
+    ],
+    ['a lone low surrogate in output', { output: { text: '\udc00abc' } }, 'items[1].output.text: NUL byte or invalid UTF-8'],
+    ['a lone high surrogate in a nested array', { metadata: { a: { b: ['ok', ['x\ud800']] } } }, 'items[1].metadata.a.b[1][0]: NUL byte or invalid UTF-8'],
+    ['a NUL in a key of output', { output: { 'a\u0000b': 1 } }, 'items[1].output["a\\u0000b"]: NUL byte or invalid UTF-8 in the key'],
+    ['a lone surrogate in a nested key', { metadata: { tags: [{ '\ud800': true }] } }, 'items[1].metadata.tags[0]["\\ud800"]: NUL byte or invalid UTF-8 in the key'],
+    ['a NUL in an unknown top-level key', { 'col\u0000our': 'red' }, 'items[1]["col\\u0000our"]: NUL byte or invalid UTF-8 in the key'],
+  ])('answers 400 for %s, naming where', async (_what, overrides, detail) => {
+    const response = await put([item({ id: span(1) }), item({ id: span(2), ...overrides })]);
+    expect(response).toEqual({ status: 400, body: { detail } });
+    expect(server.items).toEqual([]);
+  });
+
+  it('accepts any well-formed text: surrogate pairs, non-Latin scripts, escapes', async () => {
+    const text = 'naïve 日本語 🤖 \t\n "quoted" \\ \u2028';
+    const valid = item({ name: text, input: { [text]: [text, { k: text }] }, output: { text }, metadata: { 'key 🔑': text } });
+    expect((await put([valid])).status).toBe(200);
+    expect(server.items).toEqual([valid]);
+  });
+
+  it('answers 400 for bytes that are not UTF-8', async () => {
+    const head = Buffer.from(JSON.stringify({ items: [item({ id: span(1) }), item({ id: span(2), name: 'PLACEHOLDER' })] }));
+    const at = head.indexOf('PLACEHOLDER');
+    const body = Buffer.concat([head.subarray(0, at), Buffer.from([0x63, 0xff, 0xfe, 0x68]), head.subarray(at + 'PLACEHOLDER'.length)]);
+    expect(await putRaw(body)).toEqual({ status: 400, body: { detail: 'Body is not valid UTF-8' } });
+    expect(server.items).toEqual([]);
+  });
+
+  it('walks a body nested 100,000 levels deep without overflowing the stack', async () => {
+    const depth = 100_000;
+    const bad = await putRaw(deepBatch(depth, '"x\\u0000"'));
+    expect(bad.status).toBe(400);
+    // The path (metadata, then `depth` times a) keeps its first and last 8 steps.
+    expect(bad.body.detail).toBe(`items[1].metadata${'.a'.repeat(7)}…(${depth + 1 - 16} more)…${'.a'.repeat(8)}: NUL byte or invalid UTF-8`);
+    // Valid text but too deep to echo back (or to show in the dev viewer): refused, nothing kept.
+    expect(await putRaw(deepBatch(depth, '"x"'))).toEqual({ status: 400, body: { detail: 'There was an error parsing the body' } });
+    expect(server.items).toEqual([]);
+    // The server is still up, and ordinary nesting is fine.
+    expect((await putRaw(deepBatch(200, '"x"'))).status).toBe(200);
+    expect(server.items).toHaveLength(2);
   });
 
   it('rejects more than 1000 items with 422', async () => {

@@ -64,6 +64,58 @@ function isSpanOrTraceId(value: string): boolean {
   return HEX_ID.test(value) || UUID.test(value);
 }
 
+/** A NUL, or a lone surrogate (what invalid UTF-8 becomes once decoded): SGP answers 400 for either. */
+function isUnsafeText(text: string): boolean {
+  return text.includes('\u0000') || !text.isWellFormed();
+}
+
+interface UnsafeText {
+  /** Keys and indexes from the item down to the string. */
+  path: (string | number)[];
+  /** The string is the last key of `path`, not a value. */
+  inKey: boolean;
+}
+
+/**
+ * The first string, value or key, anywhere in `root` that is unsafe text. A loop over its own stack
+ * rather than recursion: JSON.parse takes a body nested a million levels deep, so this must too.
+ */
+function findUnsafeText(root: Record<string, unknown>): UnsafeText | undefined {
+  type Frame = { value: object; parent: Frame | undefined; key: string | number };
+  const pathTo = (frame: Frame | undefined, last: string | number): (string | number)[] => {
+    const path = [last];
+    for (let f = frame; f?.parent !== undefined; f = f.parent) path.push(f.key);
+    return path.reverse();
+  };
+  const stack: Frame[] = [{ value: root, parent: undefined, key: '' }];
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
+    const container = frame.value as Record<string | number, unknown>;
+    const keys: readonly (string | number)[] = Array.isArray(container) ? Array.from(container, (_, i) => i) : Object.keys(container);
+    for (const key of keys) {
+      if (typeof key === 'string' && isUnsafeText(key)) return { path: pathTo(frame, key), inKey: true };
+      const child = container[key];
+      if (typeof child === 'string') {
+        if (isUnsafeText(child)) return { path: pathTo(frame, key), inKey: false };
+      } else if (child !== null && typeof child === 'object') {
+        stack.push({ value: child, parent: frame, key });
+      }
+    }
+  }
+  return undefined;
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+const PATH_EDGE = 8;
+
+/** `items[2].metadata.tags[0]["a key"]`; a path deeper than 16 steps keeps its first and last 8. */
+function formatPath(prefix: string, path: readonly (string | number)[]): string {
+  const step = (key: string | number) =>
+    typeof key === 'number' ? `[${key}]` : IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  if (path.length <= 2 * PATH_EDGE) return prefix + path.map(step).join('');
+  const skipped = path.length - 2 * PATH_EDGE;
+  return `${prefix}${path.slice(0, PATH_EDGE).map(step).join('')}…(${skipped} more)…${path.slice(-PATH_EDGE).map(step).join('')}`;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -72,6 +124,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export function validateItem(item: unknown, index: number): Rejection | undefined {
   const at = (field: string) => `items[${index}].${field}`;
   if (!isPlainObject(item)) return { status: 422, detail: `items[${index}]: expected an object` };
+  const unsafe = findUnsafeText(item);
+  if (unsafe) {
+    const where = formatPath(`items[${index}]`, unsafe.path);
+    return { status: 400, detail: `${where}: NUL byte or invalid UTF-8${unsafe.inKey ? ' in the key' : ''}` };
+  }
   for (const key of Object.keys(item)) {
     if (!KNOWN_FIELDS.has(key)) return { status: 422, detail: `${at(key)}: unknown field` };
   }
@@ -82,13 +139,6 @@ export function validateItem(item: unknown, index: number): Rejection | undefine
     const value = item[field];
     if (value === undefined) continue;
     if (typeof value !== 'string') return { status: 422, detail: `${at(field)}: expected a string` };
-  }
-  for (const field of ID_FIELDS) {
-    const value = item[field];
-    if (typeof value !== 'string') continue;
-    if (value.includes('\u0000') || !value.isWellFormed()) {
-      return { status: 400, detail: `${at(field)}: NUL byte or invalid UTF-8` };
-    }
   }
   for (const field of ID_FIELDS) {
     const value = item[field];
