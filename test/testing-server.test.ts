@@ -219,8 +219,52 @@ describe('startSGPTestServer', () => {
   });
 
   it('answers 409 for a parent cycle or a parent in another trace', async () => {
-    expect((await put([item({ id: span(0xa), parent_id: span(0xb) }), item({ id: span(0xb), parent_id: span(0xa) })])).status).toBe(409);
-    expect((await put([item({ id: span(0xf), trace_id: TRACE }), item({ id: span(0xc), trace_id: OTHER_TRACE, parent_id: span(0xf) })])).status).toBe(409);
+    expect(await put([item({ id: span(0xa), parent_id: span(0xb) }), item({ id: span(0xb), parent_id: span(0xa) })])).toEqual({
+      status: 409,
+      body: { detail: `items[0].parent_id: parent cycle ${span(0xa)} -> ${span(0xb)} -> ${span(0xa)}` },
+    });
+    expect(await put([item({ id: span(0xa), parent_id: span(0xa) })])).toEqual({
+      status: 409,
+      body: { detail: `items[0].parent_id: parent cycle ${span(0xa)} -> ${span(0xa)}` },
+    });
+    expect(await put([item({ id: span(0xf), trace_id: TRACE }), item({ id: span(0xc), trace_id: OTHER_TRACE, parent_id: span(0xf) })])).toEqual({
+      status: 409,
+      body: { detail: `items[1].parent_id: parent ${span(0xf)} belongs to another trace` },
+    });
+    expect(server.items).toEqual([]);
+  });
+
+  it('answers 409 for a parent cycle closed across requests, storing nothing from that batch', async () => {
+    const a = span(0xa);
+    const b = span(0xb);
+    expect((await put([item({ id: a, parent_id: b })])).status).toBe(200);
+    const closing = await put([item({ id: span(1) }), item({ id: b, parent_id: a })]);
+    expect(closing).toEqual({ status: 409, body: { detail: `items[1].parent_id: parent cycle ${b} -> ${a} -> ${b}` } });
+    expect(server.items.map((stored) => stored.id)).toEqual([a]);
+
+    // Three requests: c -> d, then d -> e, then e -> c.
+    const [c, d, e] = [span(0xc), span(0xd), span(0xe)];
+    expect((await put([item({ id: c, parent_id: d })])).status).toBe(200);
+    expect((await put([item({ id: d, parent_id: e })])).status).toBe(200);
+    expect(await put([item({ id: e, parent_id: c })])).toEqual({
+      status: 409,
+      body: { detail: `items[0].parent_id: parent cycle ${e} -> ${c} -> ${d} -> ${e}` },
+    });
+    expect(server.items.map((stored) => stored.id)).toEqual([a, c, d]);
+  });
+
+  it('is no cycle to upsert a span with the same parent, or to move a link that would close one', async () => {
+    const [root, child] = [span(1), span(2)];
+    expect((await put([item({ id: child, parent_id: root, end_timestamp: undefined })])).status).toBe(200);
+    expect((await put([item({ id: root })])).status).toBe(200);
+    expect((await put([item({ id: child, parent_id: root })])).status).toBe(200);
+    expect((await put([item({ id: child, parent_id: root })])).status).toBe(200);
+    // root -> child alone would close a cycle with the stored child -> root; re-parenting the child
+    // to nothing in the same batch does not.
+    expect((await put([item({ id: root, parent_id: child })])).status).toBe(409);
+    expect((await put([item({ id: root, parent_id: child }), item({ id: child })])).status).toBe(200);
+    // Once the child has no parent, the old link is forgotten too.
+    expect((await put([item({ id: root, parent_id: child })])).status).toBe(200);
   });
 
   it('answers 413 for a body over its limit', async () => {

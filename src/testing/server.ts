@@ -85,6 +85,9 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
   const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const stored = new Map<string, SGPSpanItem>();
   const traceOfSpan = new Map<string, string>();
+  // trace id -> span id -> parent id of the stored spans, for cycles closed across requests.
+  // Like `stored`, kept only with `retain`.
+  const parentsByTrace = new Map<string, Map<string, string>>();
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
   const events = new EventEmitter();
@@ -176,7 +179,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       }
       const items = (body as { items?: unknown })?.items;
       if (Array.isArray(items)) record.ids = items.map((item) => String((item as { id?: unknown })?.id ?? ''));
-      const rejection = validateBatch(body, traceOfSpan);
+      const rejection = validateBatch(body, traceOfSpan, parentsByTrace);
       if (rejection) return answer(rejection.status, { detail: rejection.detail });
       const refused = itemRejection && (items as SGPSpanItem[]).findIndex(itemRejection.predicate);
       if (itemRejection && refused !== undefined && refused >= 0) {
@@ -222,6 +225,13 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
     if (!store) return;
     stored.set(key, item);
     traceOfSpan.set(item.id, item.trace_id);
+    if (item.parent_id === undefined) {
+      parentsByTrace.get(item.trace_id)?.delete(item.id);
+      return;
+    }
+    const parents = parentsByTrace.get(item.trace_id) ?? new Map<string, string>();
+    parentsByTrace.set(item.trace_id, parents);
+    parents.set(item.id, item.parent_id);
   }
 
   server.on('connection', () => {
@@ -279,6 +289,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
     reset() {
       stored.clear();
       traceOfSpan.clear();
+      parentsByTrace.clear();
       requests.length = 0;
       counts.requests = 0;
       counts.itemsAccepted = 0;

@@ -1,4 +1,5 @@
 import { SGP_SPAN_STATUSES, SGP_SPAN_TYPES } from '../mapping/item.js';
+import type { SGPSpanItem } from '../mapping/item.js';
 
 /** The server's per-request cap on items. */
 export const MAX_ITEMS = 1000;
@@ -178,9 +179,14 @@ export function validateItem(item: unknown, index: number): Rejection | undefine
 /**
  * Checks a whole request body: the items array, the 1000-item cap, each item, then the batch's
  * parent links (a cycle, or a parent in another trace, is a 409). `known` maps ids already stored
- * to their trace ids.
+ * to their trace ids; `storedParents` maps each trace id to its stored spans' parent ids, so a
+ * cycle closed across two requests is found too.
  */
-export function validateBatch(body: unknown, known: ReadonlyMap<string, string>): Rejection | undefined {
+export function validateBatch(
+  body: unknown,
+  known: ReadonlyMap<string, string>,
+  storedParents?: ReadonlyMap<string, ReadonlyMap<string, string>>,
+): Rejection | undefined {
   if (!isPlainObject(body) || !Array.isArray(body.items)) {
     return { status: 422, detail: 'body: expected {"items": [...]}' };
   }
@@ -190,22 +196,44 @@ export function validateBatch(body: unknown, known: ReadonlyMap<string, string>)
     const rejection = validateItem(items[i], i);
     if (rejection) return rejection;
   }
+  return checkParentLinks(items as SGPSpanItem[], known, storedParents ?? new Map());
+}
+
+function checkParentLinks(
+  items: readonly SGPSpanItem[],
+  known: ReadonlyMap<string, string>,
+  storedParents: ReadonlyMap<string, ReadonlyMap<string, string>>,
+): Rejection | undefined {
   const traceOf = new Map(known);
-  const parentOf = new Map<string, string>();
-  for (const item of items as Record<string, string>[]) {
-    if (item.id) traceOf.set(item.id, item.trace_id);
-    if (item.id && item.parent_id) parentOf.set(item.id, item.parent_id);
+  // The batch's records replace stored ones, parent included (a record without parent_id has none).
+  const batchParents = new Map<string, Map<string, string | undefined>>();
+  for (const item of items) {
+    if (item.id === undefined) continue;
+    traceOf.set(item.id, item.trace_id);
+    const links = batchParents.get(item.trace_id) ?? new Map<string, string | undefined>();
+    batchParents.set(item.trace_id, links);
+    links.set(item.id, item.parent_id);
   }
-  for (const item of items as Record<string, string>[]) {
-    const parentTrace = item.parent_id ? traceOf.get(item.parent_id) : undefined;
+  const parentOf = (traceId: string, id: string): string | undefined => {
+    const links = batchParents.get(traceId);
+    return links?.has(id) ? links.get(id) : storedParents.get(traceId)?.get(id);
+  };
+  // Spans whose ancestry is known to end at a root, so each chain is walked once per batch.
+  const rooted = new Set<string>();
+  for (let i = 0; i < items.length; i += 1) {
+    const item = items[i]!;
+    const parentTrace = item.parent_id !== undefined ? traceOf.get(item.parent_id) : undefined;
     if (parentTrace !== undefined && parentTrace !== item.trace_id) {
-      return { status: 409, detail: `span ${item.id}: parent ${item.parent_id} belongs to another trace` };
+      return { status: 409, detail: `items[${i}].parent_id: parent ${item.parent_id} belongs to another trace` };
     }
-    const seen = new Set<string>();
-    for (let id: string | undefined = item.id; id !== undefined; id = parentOf.get(id)) {
-      if (seen.has(id)) return { status: 409, detail: `span ${item.id}: parent cycle` };
-      seen.add(id);
+    if (item.id === undefined) continue;
+    const chain = new Set<string>();
+    for (let id: string | undefined = item.id; id !== undefined; id = parentOf(item.trace_id, id)) {
+      if (rooted.has(`${item.trace_id}/${id}`)) break;
+      if (chain.has(id)) return { status: 409, detail: `items[${i}].parent_id: parent cycle ${[...chain, id].join(' -> ')}` };
+      chain.add(id);
     }
+    for (const id of chain) rooted.add(`${item.trace_id}/${id}`);
   }
   return undefined;
 }
