@@ -1,8 +1,10 @@
+import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SGPSpanProcessor } from '../src/pipeline/processor.js';
 import { formatTraceTree } from '../src/testing/tree.js';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
-import { ACCOUNT_ID, API_KEY } from './helpers.js';
+import { ACCOUNT_ID, API_KEY, credentials, providerWith } from './helpers.js';
 
 let server: SGPTestServer;
 beforeAll(async () => {
@@ -213,9 +215,48 @@ describe('startSGPTestServer', () => {
     expect(server.items).toHaveLength(2);
   });
 
-  it('rejects more than 1000 items with 422', async () => {
+  it('takes 1000 items in one request and rejects 1001 with 422, storing none of them', async () => {
     const items = Array.from({ length: 1001 }, (_, i) => item({ id: span(i + 1) }));
-    expect((await put(items)).status).toBe(422);
+    expect(await put(items)).toEqual({ status: 422, body: { detail: 'items: at most 1000 per request, got 1001' } });
+    expect(server.items).toEqual([]);
+    expect((await put(items.slice(0, 1000))).status).toBe(200);
+    expect(server.items).toHaveLength(1000);
+  });
+
+  it('accepts what our exporter sends: start records, final records and spans left open at shutdown', async () => {
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), exportOnStart: true });
+    const provider = providerWith(processor);
+    const tracer = provider.getTracer('testing-server-test');
+    const root = tracer.startSpan('turn:1', {
+      attributes: { 'sgp.group_id': 'conversation-7', 'gen_ai.input.messages': JSON.stringify([{ role: 'user', content: 'naïve 日本語 🤖' }]) },
+    });
+    const inRoot = trace.setSpan(ROOT_CONTEXT, root);
+    const llm = tracer.startSpan('llm:gpt-4o', { attributes: { 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': 12 } }, inRoot);
+    const tool = tracer.startSpan('tool:search', { attributes: { tags: ['a', 'b'] } }, inRoot);
+    const open = tracer.startSpan('still running', {}, inRoot);
+    await provider.forceFlush(); // the four start records go out while their spans are open
+    llm.addEvent('gen_ai.choice', { 'gen_ai.choice.text': 'Hello' });
+    llm.end();
+    tool.recordException(new Error('timeout'));
+    tool.setStatus({ code: SpanStatusCode.ERROR, message: 'timeout' });
+    tool.end();
+    root.end();
+    await provider.shutdown();
+
+    expect(server.requests.length).toBeGreaterThan(0);
+    expect(server.requests.filter((request) => request.status !== 200)).toEqual([]);
+    const sent = server.requests.flatMap((request) => JSON.parse(request.body).items as { id: string; end_timestamp?: string }[]);
+    // Every span went out first as a start record without end_timestamp.
+    const spans = [root, llm, tool, open];
+    for (const s of spans) {
+      expect(sent.find((record) => record.id === s.spanContext().spanId && record.end_timestamp === undefined)).toBeDefined();
+    }
+    const stored = new Map(server.items.map((stored) => [stored.id, stored]));
+    expect(stored.size).toBe(spans.length);
+    expect(stored.get(open.spanContext().spanId)!.end_timestamp).toBeUndefined();
+    for (const s of [root, llm, tool]) expect(stored.get(s.spanContext().spanId)!.end_timestamp).toBeDefined();
+    expect(stored.get(root.spanContext().spanId)!.group_id).toBe('conversation-7');
+    expect(stored.get(tool.spanContext().spanId)!.status).toBe('ERROR');
   });
 
   it('answers 409 for a parent cycle or a parent in another trace', async () => {
