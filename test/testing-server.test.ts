@@ -210,6 +210,8 @@ describe('startSGPTestServer', () => {
     // Valid text but too deep to echo back (or to show in the dev viewer): refused, nothing kept.
     expect(await putRaw(deepBatch(depth, '"x"'))).toEqual({ status: 400, body: { detail: 'There was an error parsing the body' } });
     expect(server.items).toEqual([]);
+    const deepId = JSON.stringify({ items: [item({ id: 'ID' })] }).replace('"ID"', `${'['.repeat(depth)}${']'.repeat(depth)}`);
+    expect(await putRaw(deepId)).toEqual({ status: 422, body: { detail: 'items[0].id: expected a string' } });
     // The server is still up, and ordinary nesting is fine.
     expect((await putRaw(deepBatch(200, '"x"'))).status).toBe(200);
     expect(server.items).toHaveLength(2);

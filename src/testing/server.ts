@@ -178,7 +178,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
         return answer(400, { detail: 'Body is not valid JSON' });
       }
       const items = (body as { items?: unknown })?.items;
-      if (Array.isArray(items)) record.ids = items.map((item) => String((item as { id?: unknown })?.id ?? ''));
+      if (Array.isArray(items)) record.ids = items.map((item) => idForRecord((item as { id?: unknown })?.id));
       const rejection = validateBatch(body, traceOfSpan, parentsByTrace);
       if (rejection) return answer(rejection.status, { detail: rejection.detail });
       const refused = itemRejection && (items as SGPSpanItem[]).findIndex(itemRejection.predicate);
@@ -306,6 +306,11 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       });
     },
   };
+}
+
+/** An item's id for `RecordedRequest.ids`; never String() of an array, which recurses into its nesting. */
+function idForRecord(id: unknown): string {
+  return id !== null && typeof id === 'object' ? '' : String(id ?? '');
 }
 
 /** Throws on bytes that are not UTF-8, where `Buffer#toString` would quietly substitute U+FFFD. */
