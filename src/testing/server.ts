@@ -85,6 +85,9 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
   const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const stored = new Map<string, SGPSpanItem>();
   const traceOfSpan = new Map<string, string>();
+  // trace id -> span id -> parent id of the stored spans, for cycles closed across requests.
+  // Like `stored`, kept only with `retain`.
+  const parentsByTrace = new Map<string, Map<string, string>>();
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
   const events = new EventEmitter();
@@ -168,38 +171,75 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
         return answer(403, { detail: 'No access to the selected account' });
       }
       if (tooLarge) return answer(413, { detail: `Request body larger than ${maxBodyBytes} bytes` });
+      const bytes = Buffer.concat(chunks);
+      if (retain) record.body = bytes.toString('utf8');
+      let text: string;
+      try {
+        text = strictUtf8.decode(bytes);
+      } catch {
+        return answer(400, { detail: 'Body is not valid UTF-8' });
+      }
       let body: unknown;
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (retain) record.body = text;
       try {
         body = JSON.parse(text);
       } catch {
         return answer(400, { detail: 'Body is not valid JSON' });
       }
       const items = (body as { items?: unknown })?.items;
-      if (Array.isArray(items)) record.ids = items.map((item) => String((item as { id?: unknown })?.id ?? ''));
-      const rejection = validateBatch(body, traceOfSpan);
+      if (Array.isArray(items)) record.ids = items.map((item) => idForRecord((item as { id?: unknown })?.id));
+      const rejection = validateBatch(body, traceOfSpan, parentsByTrace);
       if (rejection) return answer(rejection.status, { detail: rejection.detail });
       const refused = itemRejection && (items as SGPSpanItem[]).findIndex(itemRejection.predicate);
       if (itemRejection && refused !== undefined && refused >= 0) {
         return answer(itemRejection.status, { detail: `items[${refused}]: ${itemRejection.detail}` });
       }
+      const writes = retain ? planUpserts(items as SGPSpanItem[]) : [];
+      let reply: string;
+      try {
+        reply = JSON.stringify({ items: writes.map((write) => write.item), object: 'list' });
+      } catch {
+        // JSON.parse takes any depth but JSON.stringify recurses: an item nested some thousands
+        // of levels deep could be neither echoed nor served by the dev viewer. SGP's Python parser
+        // has a depth limit too (inferred: FastAPI then answers this 400).
+        return answer(400, { detail: 'There was an error parsing the body' });
+      }
+      for (const write of writes) commit(write);
       counts.itemsAccepted += (items as SGPSpanItem[]).length;
-      const accepted = retain ? (items as SGPSpanItem[]).map((item) => upsert(item)) : [];
       events.emit('stored');
-      return answer(200, { items: accepted, object: 'list' });
+      return answer(200, reply);
     });
   });
 
-  function upsert(incoming: SGPSpanItem): SGPSpanItem {
-    const item = { ...incoming, id: incoming.id ?? randomUUID() };
-    const key = `${item.trace_id}/${item.id}`;
-    const existing = stored.get(key);
-    // A completed record is kept over a later in-progress one, as SGP's tracing store does.
-    if (existing?.end_timestamp !== undefined && item.end_timestamp === undefined) return existing;
+  type Write = { key: string; item: SGPSpanItem; store: boolean };
+
+  /**
+   * What upserting a batch would do, in order, without doing it yet: `item` is what SGP answers
+   * with for each, `store` whether it is written.
+   */
+  function planUpserts(batch: readonly SGPSpanItem[]): Write[] {
+    const planned = new Map<string, SGPSpanItem>();
+    return batch.map((incoming) => {
+      const item = { ...incoming, id: incoming.id ?? randomUUID() };
+      const key = `${item.trace_id}/${item.id}`;
+      const existing = planned.get(key) ?? stored.get(key);
+      // A completed record is kept over a later in-progress one, as SGP's tracing store does.
+      if (existing?.end_timestamp !== undefined && item.end_timestamp === undefined) return { key, item: existing, store: false };
+      planned.set(key, item);
+      return { key, item, store: true };
+    });
+  }
+
+  function commit({ key, item, store }: Write): void {
+    if (!store) return;
     stored.set(key, item);
     traceOfSpan.set(item.id, item.trace_id);
-    return item;
+    if (item.parent_id === undefined) {
+      parentsByTrace.get(item.trace_id)?.delete(item.id);
+      return;
+    }
+    const parents = parentsByTrace.get(item.trace_id) ?? new Map<string, string>();
+    parentsByTrace.set(item.trace_id, parents);
+    parents.set(item.id, item.parent_id);
   }
 
   server.on('connection', () => {
@@ -264,6 +304,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
     reset() {
       stored.clear();
       traceOfSpan.clear();
+      parentsByTrace.clear();
       requests.length = 0;
       counts.requests = 0;
       counts.itemsAccepted = 0;
@@ -283,6 +324,14 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
     },
   };
 }
+
+/** An item's id for `RecordedRequest.ids`; never String() of an array, which recurses into its nesting. */
+function idForRecord(id: unknown): string {
+  return id !== null && typeof id === 'object' ? '' : String(id ?? '');
+}
+
+/** Throws on bytes that are not UTF-8, where `Buffer#toString` would quietly substitute U+FFFD. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function redactHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
