@@ -219,6 +219,22 @@ describe('SGPSpanExporter over HTTP', () => {
     await exporter.shutdown();
   });
 
+  it('replaces NUL and lone surrogates, which SGP refuses, and keeps text that only looks like their escapes', async () => {
+    const exporter = new SGPSpanExporter(credentials(server.url));
+    const spans = makeSpans(1, {
+      'sgp.input': JSON.stringify({ question: 'a\u0000b', broken: 'x\ud800y', pair: '😀' }),
+      'key\u0000with-nul': 'lone \udfff end',
+      literal: 'the text \\u0000 and \\ud800 stays',
+    });
+    const report = await exportBatch(exporter, spans);
+    expect(report.exported).toBe(1);
+    const [item] = server.items;
+    expect(item!.input).toEqual({ question: 'a\ufffdb', broken: 'x\ufffdy', pair: '😀' });
+    expect(item!.metadata['key\ufffdwith-nul']).toBe('lone \ufffd end');
+    expect(item!.metadata.literal).toBe('the text \\u0000 and \\ud800 stays');
+    await exporter.shutdown();
+  });
+
   it('drops an unmappable span alone and delivers its batch-mates', async () => {
     const exporter = new SGPSpanExporter(credentials(server.url));
     const spans = makeSpans(5);

@@ -82,13 +82,13 @@ export async function encodeRecords(
 function encodeOne(record: ExportRecord, index: number, options: EncodeOptions): EncodedRecord | Promise<EncodedRecord> {
   const { captureContent, mask, maxFieldBytes, clock, deadline } = options;
   const item = toSGPSpanItem(record.span, { inProgress: record.inProgress, parentId: record.parentId });
-  const body = Buffer.from(JSON.stringify(item));
+  const body = itemBytes(item);
   if (captureContent && mask === undefined && body.length <= maxFieldBytes) return { index, item, body, shrunk: false };
   const maskTimeoutMillis = Math.max(0, deadline - clock.now());
   return prepareItem(item, record.span, { captureContent, mask, maxFieldBytes, maskTimeoutMillis, clock }).then((prepared) => ({
     index,
     item: prepared,
-    body: Buffer.from(JSON.stringify(prepared)),
+    body: itemBytes(prepared),
     shrunk: false,
   }));
 }
@@ -138,7 +138,20 @@ export function shrink(record: EncodedRecord): EncodedRecord | undefined {
   };
   if (cuts.length === 0) return undefined;
   markTruncated(item.metadata, cuts, { truncated_after: 'HTTP 413' });
-  return { index: record.index, item, body: Buffer.from(JSON.stringify(item)), shrunk: true };
+  return { index: record.index, item, body: itemBytes(item), shrunk: true };
+}
+
+/**
+ * SGP refuses a NUL or a lone surrogate anywhere in an item (a 400 for the whole batch).
+ * JSON.stringify writes exactly those as `\u0000` and `\udXXX` escapes (a well-formed pair is
+ * written as is), so they are found in the text, not by walking the item, and become U+FFFD. The
+ * lookbehind skips an escaped backslash followed by the letters `u0000`, which is ordinary text.
+ */
+const UNSENDABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi;
+
+function itemBytes(item: SGPSpanItem): Buffer {
+  const json = JSON.stringify(item);
+  return Buffer.from(json.includes('\\u') ? json.replace(UNSENDABLE_ESCAPE, '$1\\ufffd') : json);
 }
 
 function spanLabel(span: ReadableSpan): string {
