@@ -31,6 +31,16 @@ describe('npx sgp-otel doctor', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it('with a password in the base URL: exit 1, refuses it, never prints the password', async () => {
+    const url = server.url.replace('http://', 'http://user:hunter2-secret@');
+    const { code, out } = await doctor({ SGP_API_KEY: KEY, SGP_ACCOUNT_ID: 'acct-1', SGP_CLIENT_BASE_URL: url });
+    expect(code).toBe(1);
+    expect(out).toContain('a user name or password in the URL is not supported');
+    expect(out).not.toContain('hunter2-secret');
+    expect(out).not.toContain(KEY);
+    expect(server.requests).toHaveLength(0);
+  });
+
   it('with a wrong key: exit 2, says the key was refused, never prints it', async () => {
     const { code, out } = await doctor({ SGP_API_KEY: `${KEY}-wrong`, SGP_ACCOUNT_ID: 'acct-1', SGP_CLIENT_BASE_URL: server.url });
     expect(code).toBe(2);

@@ -72,8 +72,10 @@ export class SGPSpanProcessor implements SpanProcessor {
   private nextExportId = 0;
   private held: HeldBatch[] = [];
   private pausedUntil = 0;
-  /** Failed rounds since SGP last answered; above 0 means an outage. */
+  /** Failed rounds since SGP last took a batch; above 0 means an outage, until no held span is left. */
   private outageRounds = 0;
+  /** Exports in flight that carry held spans. */
+  private heldInFlight = 0;
   private kickPending = false;
   private cancelTimer: (() => void) | undefined;
   private exitFlushMark = 0;
@@ -311,7 +313,8 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (this.outageRounds > 0 && this.inFlight.size > 0) return;
       let batch: QueueEntry[];
       let first: number;
-      if (this.held.length > 0) {
+      const carriesHeld = this.held.length > 0;
+      if (carriesHeld) {
         const wait = this.pausedUntil - this.clock.now();
         if (wait > 0) {
           this.stopTimer();
@@ -333,20 +336,22 @@ export class SGPSpanProcessor implements SpanProcessor {
         this.taken += batch.length;
       }
       this.stopTimer();
-      this.launch(batch, first);
+      this.launch(batch, first, carriesHeld);
     }
   }
 
-  private launch(batch: QueueEntry[], first: number): void {
+  private launch(batch: QueueEntry[], first: number, carriesHeld: boolean): void {
     const id = this.nextExportId;
     this.nextExportId += 1;
     let spans = 0;
     for (const entry of batch) if (!(entry instanceof InProgressRecord)) spans += 1;
     const flight: Flight = { first, entries: batch.length, spans, done: Promise.resolve() };
     this.inFlight.set(id, flight);
-    flight.done = this.exportEntries(batch, first)
+    if (carriesHeld) this.heldInFlight += 1;
+    flight.done = this.exportEntries(batch, first, carriesHeld)
       .then(() => {
         this.inFlight.delete(id);
+        if (carriesHeld) this.heldInFlight -= 1;
         this.flushes.settle(this.lowestPending());
         this.stats.flushLog();
         this.pump();
@@ -370,7 +375,7 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   /** Exports one batch and accounts for every entry in it. Never rejects. */
-  private async exportEntries(batch: QueueEntry[], first: number): Promise<void> {
+  private async exportEntries(batch: QueueEntry[], first: number, carriesHeld: boolean): Promise<void> {
     const sent: QueueEntry[] = [];
     const records: ExportRecord[] = [];
     for (const entry of batch) {
@@ -396,7 +401,7 @@ export class SGPSpanProcessor implements SpanProcessor {
       const failure = error instanceof Error ? error : new Error(String(error));
       report = { outcomes: records.map(() => 'exportFailed' as const), requests: 0, retries: 0, error: failure };
     }
-    this.account(sent, report, first);
+    this.account(sent, report, first, carriesHeld);
   }
 
   private exportRecord(span: ReadableSpan, inProgress: boolean): ExportRecord {
@@ -405,7 +410,7 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   /** Books each entry's outcome; entries to retry later are held and the outage pause starts. */
-  private account(sent: QueueEntry[], report: ExportReport, first: number): void {
+  private account(sent: QueueEntry[], report: ExportReport, first: number, carriesHeld: boolean): void {
     const { stats } = this;
     stats.exportRequests += report.requests;
     stats.retries += report.retries;
@@ -440,7 +445,8 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (this.outageRounds === 1) {
         diag.warn(`sgp-otel: SGP is unreachable (${detail}); holding spans and retrying, up to maxQueueSize (${this.config.maxQueueSize})`);
       }
-    } else if (this.outageRounds > 0) {
+    } else if (this.outageRounds > 0 && this.held.length === 0 && this.heldInFlight === (carriesHeld ? 1 : 0)) {
+      // The outage ends when no held span is left, waiting or in flight.
       diag.info(`sgp-otel: SGP is reachable again after ${this.outageRounds} failed round${this.outageRounds === 1 ? '' : 's'}`);
       this.outageRounds = 0;
     }
