@@ -8,7 +8,8 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { JsonObject, JsonValue, SGPSpanType } from './item.js';
 import { isSGPSpanType } from './item.js';
-import { attributeToJson, setOwn, toJsonObjectField } from './json.js';
+import { rebuildIndexed } from './indexed.js';
+import { attributeToJson, parseJsonText, setOwn, toJsonObjectField } from './json.js';
 
 /** The parts of a span the conventions read. */
 export interface ConventionInput {
@@ -58,52 +59,22 @@ const oneOf =
 export function parseMaybeJson(value: unknown): JsonValue | undefined {
   if (typeof value === 'string') {
     const text = value.trim();
-    if (text.startsWith('{') || text.startsWith('[') || text.startsWith('"')) {
-      try {
-        return JSON.parse(text) as JsonValue;
-      } catch {
-        return value;
-      }
-    }
+    if (text.startsWith('{') || text.startsWith('[') || text.startsWith('"')) return parseJsonText(text) ?? value;
     return value;
   }
-  if (Array.isArray(value)) return value.map((element) => parseMaybeJson(element) ?? null);
+  // Attribute arrays are flat: only their strings may hold JSON.
+  if (Array.isArray(value)) {
+    return value.map((element) => (typeof element === 'string' ? parseMaybeJson(element) : attributeToJson(element, 1)) ?? null);
+  }
   return attributeToJson(value);
 }
 
 /**
- * Flattened indexed attributes (`gen_ai.prompt.0.role`, `llm.input_messages.1.message.content`,
- * `gen_ai.completion.0.tool_calls.0.name`) rebuilt as an array of objects, in index order.
+ * Flattened indexed attributes (`gen_ai.prompt.0.role`, `gen_ai.completion.0.tool_calls.0.name`)
+ * rebuilt as a dense array of objects in index order, values parsed like every other attribute.
  */
 export function unflattenIndexed(attrs: Attributes, prefix: string): JsonObject[] {
-  const items: JsonObject[] = [];
-  const keys = Object.keys(attrs);
-  if (!keys.some((key) => key.startsWith(prefix))) return items;
-  for (const key of keys) {
-    if (!key.startsWith(prefix)) continue;
-    const path = key.slice(prefix.length).split('.');
-    const index = Number(path[0]);
-    if (!Number.isInteger(index) || index < 0 || path.length < 2) continue;
-    let node: JsonObject | JsonValue[] = (items[index] ??= {});
-    for (let i = 1; i < path.length; i += 1) {
-      const segment = path[i]!;
-      const last = i === path.length - 1;
-      const nextIsIndex = !last && /^\d+$/.test(path[i + 1]!);
-      if (Array.isArray(node)) {
-        const at = Number(segment);
-        if (last) node[at] = parseMaybeJson(attrs[key]) ?? null;
-        else node = (node[at] ??= nextIsIndex ? [] : {}) as JsonObject | JsonValue[];
-      } else if (last) {
-        setOwn(node, segment, parseMaybeJson(attrs[key]) ?? null);
-      } else {
-        if (!(segment in node) || typeof node[segment] !== 'object' || node[segment] === null) {
-          setOwn(node, segment, nextIsIndex ? [] : {});
-        }
-        node = node[segment] as JsonObject | JsonValue[];
-      }
-    }
-  }
-  return items.filter((item) => item !== undefined);
+  return rebuildIndexed(attrs, prefix, parseMaybeJson);
 }
 
 /** OpenInference wraps each message as `{ message: {...} }` and tool calls as `{ tool_call: {...} }`. */

@@ -5,7 +5,7 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
-import { setOwn } from './json.js';
+import { clampDepth, MAX_WALK_DEPTH, setOwn } from './json.js';
 import type { Cut } from './truncate.js';
 import { truncateStrings } from './truncate.js';
 
@@ -51,15 +51,14 @@ const STRUCTURAL_KEYS = new Set([
 ]);
 
 /** `value` with every string replaced, except those under structural keys; numbers, booleans and shape kept. */
-export function withoutContent(value: JsonValue, key?: string): JsonValue {
+export function withoutContent(value: JsonValue, key?: string, depth = 0): JsonValue {
   if (typeof value === 'string') return key !== undefined && STRUCTURAL_KEYS.has(key) ? value : NOT_CAPTURED;
-  if (Array.isArray(value)) return value.map((element) => withoutContent(element, undefined));
-  if (value !== null && typeof value === 'object') {
-    const out: JsonObject = {};
-    for (const k of Object.keys(value)) setOwn(out, k, withoutContent(value[k]!, k));
-    return out;
-  }
-  return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_WALK_DEPTH) return NOT_CAPTURED;
+  if (Array.isArray(value)) return value.map((element) => withoutContent(element, undefined, depth + 1));
+  const out: JsonObject = {};
+  for (const k of Object.keys(value)) setOwn(out, k, withoutContent(value[k]!, k, depth + 1));
+  return out;
 }
 
 function asObject(value: JsonValue | undefined): JsonObject {
@@ -96,7 +95,7 @@ async function masked(
 ): Promise<JsonValue> {
   try {
     const result = await withinTime(mask(value, context), timing.timeoutMillis, timing.clock);
-    return result === TIMED_OUT || result === undefined ? MASK_FAILED : result;
+    return result === TIMED_OUT || result === undefined ? MASK_FAILED : clampDepth(result);
   } catch {
     return MASK_FAILED;
   }
@@ -108,21 +107,22 @@ async function maskStrings(
   path: string,
   span: ReadableSpan,
   timing: MaskTiming,
+  depth = 0,
 ): Promise<JsonValue> {
   if (typeof value === 'string') return masked(mask, value, { field: 'metadata', path, span }, timing);
+  if (value === null || typeof value !== 'object') return value;
+  // Unmasked text must not pass: what is too deep to visit is not sent.
+  if (depth >= MAX_WALK_DEPTH) return MASK_FAILED;
   if (Array.isArray(value)) {
     const out: JsonValue[] = [];
-    for (let i = 0; i < value.length; i += 1) out.push(await maskStrings(mask, value[i]!, `${path}[${i}]`, span, timing));
+    for (let i = 0; i < value.length; i += 1) out.push(await maskStrings(mask, value[i]!, `${path}[${i}]`, span, timing, depth + 1));
     return out;
   }
-  if (value !== null && typeof value === 'object') {
-    const out: JsonObject = {};
-    for (const key of Object.keys(value)) {
-      setOwn(out, key, await maskStrings(mask, value[key]!, path ? `${path}.${key}` : key, span, timing));
-    }
-    return out;
+  const out: JsonObject = {};
+  for (const key of Object.keys(value)) {
+    setOwn(out, key, await maskStrings(mask, value[key]!, path ? `${path}.${key}` : key, span, timing, depth + 1));
   }
-  return value;
+  return out;
 }
 
 const byteSize = (value: JsonValue) => Buffer.byteLength(JSON.stringify(value));
