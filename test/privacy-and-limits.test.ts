@@ -49,7 +49,7 @@ describe('captureContent: false', () => {
     const items = await renderFixture(fixture, server, { env: { SGP_CAPTURE_CONTENT: 'false' } });
     expect(items.chat!.input.messages).toEqual([{ role: 'user', parts: [{ type: 'text', content: NOT_CAPTURED }] }]);
     expect(items.chat!.output.messages).toEqual([
-      { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_VSPygqKTWdrhaFErNvMV18Yl', name: 'get_weather', arguments: { location: NOT_CAPTURED } }], finish_reason: 'tool_call' },
+      { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_VSPygqKTWdrhaFErNvMV18Yl', name: 'get_weather', arguments: NOT_CAPTURED }], finish_reason: 'tool_call' },
     ]);
   });
 });

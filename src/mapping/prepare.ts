@@ -6,14 +6,16 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
 import { clampDepth, MAX_WALK_DEPTH, setOwn } from './json.js';
+import { INPUT_SHAPE, metadataWithoutContent, NOT_CAPTURED, OUTPUT_SHAPE, withoutContent } from './without-content.js';
 import type { Cut } from './truncate.js';
 import { truncateStrings } from './truncate.js';
 
-export type MaskField = 'input' | 'output' | 'metadata';
+export type MaskField = 'input' | 'output' | 'metadata' | 'name' | 'group_id';
 
 /**
- * Rewrites a value before it is sent: called with the whole `input` and `output` objects, and
- * with every string in `metadata` (events included, with its `path`). May be async.
+ * Rewrites a value before it is sent: called with the whole `input` and `output` objects, with
+ * every string in `metadata` (events included, with its `path`), and with the span's `name` and
+ * `group_id`. May be async.
  */
 export type MaskFunction = (
   value: JsonValue,
@@ -30,36 +32,9 @@ export interface PrepareOptions {
   clock: Clock;
 }
 
-/** Replaces text when content capture is off. */
-export const NOT_CAPTURED = '[not captured]';
+export { NOT_CAPTURED };
 /** Replaces a field (or a metadata string) whose mask threw, returned nothing, or timed out. */
 export const MASK_FAILED = '[mask failed]';
-
-/** Keys whose string values describe structure (roles, tool names, ids), not content. */
-const STRUCTURAL_KEYS = new Set([
-  'role',
-  'type',
-  'name',
-  'id',
-  'index',
-  'finish_reason',
-  'tool_call_id',
-  'toolCallId',
-  'toolCallType',
-  'toolName',
-  'mime_type',
-]);
-
-/** `value` with every string replaced, except those under structural keys; numbers, booleans and shape kept. */
-export function withoutContent(value: JsonValue, key?: string, depth = 0): JsonValue {
-  if (typeof value === 'string') return key !== undefined && STRUCTURAL_KEYS.has(key) ? value : NOT_CAPTURED;
-  if (value === null || typeof value !== 'object') return value;
-  if (depth >= MAX_WALK_DEPTH) return NOT_CAPTURED;
-  if (Array.isArray(value)) return value.map((element) => withoutContent(element, undefined, depth + 1));
-  const out: JsonObject = {};
-  for (const k of Object.keys(value)) setOwn(out, k, withoutContent(value[k]!, k, depth + 1));
-  return out;
-}
 
 function asObject(value: JsonValue | undefined): JsonObject {
   if (value !== null && value !== undefined && typeof value === 'object' && !Array.isArray(value)) return value;
@@ -155,10 +130,11 @@ export function markTruncated(metadata: JsonObject, cuts: Cut[], extra: JsonObje
 }
 
 export async function prepareItem(item: SGPSpanItem, span: ReadableSpan, options: PrepareOptions): Promise<SGPSpanItem> {
-  let { input, output, metadata } = item;
+  let { input, output, metadata, name, group_id: groupId } = item;
   if (!options.captureContent) {
-    input = withoutContent(input) as JsonObject;
-    output = withoutContent(output) as JsonObject;
+    input = withoutContent(input, INPUT_SHAPE) as JsonObject;
+    output = withoutContent(output, OUTPUT_SHAPE) as JsonObject;
+    metadata = metadataWithoutContent(metadata);
   }
   if (options.mask) {
     const { mask } = options;
@@ -166,6 +142,9 @@ export async function prepareItem(item: SGPSpanItem, span: ReadableSpan, options
     input = asObject(await masked(mask, input, { field: 'input', path: 'input', span }, timeout));
     output = asObject(await masked(mask, output, { field: 'output', path: 'output', span }, timeout));
     metadata = asObject(await maskStrings(mask, metadata, '', span, timeout));
+    name = asString(await masked(mask, name, { field: 'name', path: 'name', span }, timeout)) ?? MASK_FAILED;
+    // A failed mask must not group unrelated traces under one marker: the group id is left out.
+    if (groupId !== undefined) groupId = asString(await masked(mask, groupId, { field: 'group_id', path: 'group_id', span }, timeout));
   }
   const cuts: Cut[] = [];
   input = fitToBudget(input, options.maxFieldBytes, 'input', cuts);
@@ -175,5 +154,12 @@ export async function prepareItem(item: SGPSpanItem, span: ReadableSpan, options
     metadata = { ...metadata };
     markTruncated(metadata, cuts);
   }
-  return { ...item, input, output, metadata };
+  const prepared: SGPSpanItem = { ...item, name, input, output, metadata };
+  if (groupId === undefined || groupId === MASK_FAILED || groupId === '') delete prepared.group_id;
+  else prepared.group_id = groupId;
+  return prepared;
+}
+
+function asString(value: JsonValue): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
