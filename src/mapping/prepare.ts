@@ -8,7 +8,7 @@ import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
 import { clampDepth, MAX_WALK_DEPTH, setOwn } from './json.js';
 import { INPUT_SHAPE, metadataWithoutContent, NOT_CAPTURED, OUTPUT_SHAPE, withoutContent } from './without-content.js';
 import type { Cut } from './truncate.js';
-import { truncateStrings } from './truncate.js';
+import { fitToBudget } from './budget.js';
 
 export type MaskField = 'input' | 'output' | 'metadata' | 'name' | 'group_id';
 
@@ -100,26 +100,7 @@ async function maskStrings(
   return out;
 }
 
-const byteSize = (value: JsonValue) => Buffer.byteLength(JSON.stringify(value));
-
-/**
- * `value` cut to at most `maxBytes` of JSON: long strings are shortened (the structure stays, the
- * JSON stays valid), trying a string cap that shrinks until the whole field fits.
- */
-export function fitToBudget(value: JsonObject, maxBytes: number, path: string, cuts: Cut[]): JsonObject {
-  if (byteSize(value) <= maxBytes) return value;
-  for (let cap = Math.max(64, maxBytes - 1024); cap >= 16; cap = Math.floor(cap / 2)) {
-    const attempt: Cut[] = [];
-    const shortened = truncateStrings(value, cap, path, attempt) as JsonObject;
-    if (byteSize(shortened) <= maxBytes) {
-      cuts.push(...attempt);
-      return shortened;
-    }
-  }
-  // Too many values even with every string cut short: keep a marker rather than break the budget.
-  cuts.push({ path, original_bytes: byteSize(value) });
-  return { sgp_otel_omitted: `field larger than maxFieldBytes (${maxBytes}) even with its strings cut` };
-}
+export { fitToBudget };
 
 /** Adds entries to `metadata.sgp_otel.truncated`, keeping what is there. */
 export function markTruncated(metadata: JsonObject, cuts: Cut[], extra: JsonObject = {}): void {
