@@ -18,12 +18,14 @@ interface SpanSpec {
   name: string;
   attributes: Attributes;
   events?: { name: string; attributes: Attributes }[];
+  links?: Attributes[];
 }
 
 function record(spec: SpanSpec): ReadableSpan {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  const span = provider.getTracer('privacy').startSpan(spec.name, { attributes: spec.attributes });
+  const links = (spec.links ?? []).map((attributes) => ({ context: { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 }, attributes }));
+  const span = provider.getTracer('privacy').startSpan(spec.name, { attributes: spec.attributes, links });
   for (const event of spec.events ?? []) span.addEvent(event.name, event.attributes);
   span.end();
   return exporter.getFinishedSpans()[0]!;
@@ -283,8 +285,12 @@ describe('captureContent: false, the promises one by one', () => {
         'gen_ai.some_future.content': 'leak?',
         'http.route': '/chat',
         'llm.invocation_parameters': '{"stop":["leak?"]}',
+        'ai.telemetry.metadata.userId': 'u-1',
       },
+      links: [{ 'gen_ai.prompt': 'leak?', 'link.reason': 'follows' }],
     });
+    expect(item.metadata['ai.telemetry.metadata.userId']).toBe('u-1');
+    expect((item.metadata.otel as { links: { attributes: unknown }[] }).links[0]!.attributes).toEqual({ 'link.reason': 'follows' });
     expect(item.metadata).toMatchObject({
       'gen_ai.operation.name': 'chat',
       'gen_ai.request.model': 'gpt-4o',
@@ -310,6 +316,15 @@ describe('captureContent: false, the promises one by one', () => {
       ['gen_ai.future.event', { 'gen_ai.response.id': 'r1' }],
       ['cache.miss', { key: 'k1' }],
     ]);
+  });
+
+  it('keeps top-level field names, array lengths and the count and size of embeddings', async () => {
+    const item = await sent({
+      name: 'ai.embedMany',
+      attributes: { 'ai.values': [JSON.stringify('a'), JSON.stringify('b')], 'ai.embeddings': ['[0.1,0.2]', '[0.3,0.4]'] },
+    });
+    expect(item.input).toEqual({ values: [NOT_CAPTURED, NOT_CAPTURED] });
+    expect(item.output).toEqual({ embeddings: 2, dimensions: 2 });
   });
 
   it('sends an image given as bytes as "[not captured]", not as numbered bytes', async () => {
