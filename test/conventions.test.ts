@@ -17,13 +17,19 @@ describe('golden fixtures: each convention becomes exactly its expected SGP item
   it('has a fixture for every convention the mapping covers', () => {
     expect(fixtures.map((f) => f.file)).toEqual([
       'agent-turn.json',
+      'genai-content-events.json',
       'genai-current-chat-tool-call.json',
       'genai-deprecated-attributes.json',
       'genai-deprecated-events.json',
+      'genai-retrieval-memory-workflow.json',
       'http-server.json',
+      'langsmith-kinds.json',
+      'openinference-embedding-reranker-prompt.json',
       'openinference-llm.json',
       'openinference-retriever.json',
+      'openllmetry-rerank-and-functions.json',
       'traceloop-workflow-task.json',
+      'vercel-ai-embed-rerank.json',
       'vercel-ai-generate-text.json',
     ]);
   });
@@ -45,6 +51,22 @@ describe('golden fixtures: each convention becomes exactly its expected SGP item
       for (const text of fixture.texts) expect(content).toContain(text);
     });
   }
+});
+
+describe('conventions beyond chat', () => {
+  it('only integer-indexed gen_ai.prompt.N.* keys belong to the deprecated prompt rule', async () => {
+    const { fixture } = fixtures.find((f) => f.file === 'genai-retrieval-memory-workflow.json')!;
+    const items = await renderFixture(fixture, server);
+    expect(items.chat!.metadata['gen_ai.prompt.name']).toBe('support-triage');
+    expect(items.chat!.input).toEqual({ tools: [expect.objectContaining({ name: 'get_order' })] });
+  });
+
+  it('never sends embedding vectors, only their count and dimensions', async () => {
+    const { fixture } = fixtures.find((f) => f.file === 'vercel-ai-embed-rerank.json')!;
+    const items = await renderFixture(fixture, server);
+    expect(items.embed!.output).toEqual({ embeddings: 2, dimensions: 3 });
+    expect(JSON.stringify(items.embed)).not.toContain('-0.52');
+  });
 });
 
 describe('unflattenIndexed', () => {

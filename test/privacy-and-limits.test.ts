@@ -49,7 +49,7 @@ describe('captureContent: false', () => {
     const items = await renderFixture(fixture, server, { env: { SGP_CAPTURE_CONTENT: 'false' } });
     expect(items.chat!.input.messages).toEqual([{ role: 'user', parts: [{ type: 'text', content: NOT_CAPTURED }] }]);
     expect(items.chat!.output.messages).toEqual([
-      { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_VSPygqKTWdrhaFErNvMV18Yl', name: 'get_weather', arguments: { location: NOT_CAPTURED } }], finish_reason: 'tool_call' },
+      { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_VSPygqKTWdrhaFErNvMV18Yl', name: 'get_weather', arguments: NOT_CAPTURED }], finish_reason: 'tool_call' },
     ]);
   });
 });
@@ -168,6 +168,35 @@ describe('size limits', () => {
     expect(item!.metadata.sgp_otel).toEqual({
       truncated: [{ path: 'input.messages[0].parts[0].content', original_bytes: 5 * 1024 * 1024 }],
     });
+  });
+
+  it('cuts a large object (a 150 KB image as numbered bytes) to its share and keeps the prompt beside it', async () => {
+    const image = Object.fromEntries(Array.from({ length: 150_000 }, (_, i) => [String(i), i % 256]));
+    const prompt = 'Describe this receipt and total the amounts.';
+    await send({ maxFieldBytes: 64 * 1024 }, (tracer) =>
+      tracer.startSpan('vision', { attributes: { 'sgp.input': JSON.stringify({ prompt, image }) } }).end(),
+    );
+    const [item] = server.items;
+    expect(Buffer.byteLength(JSON.stringify(item!.input))).toBeLessThanOrEqual(64 * 1024);
+    expect(item!.input.prompt).toBe(prompt);
+    const kept = item!.input.image as Record<string, unknown>;
+    expect(kept['0']).toBe(0);
+    expect(kept.sgp_otel_omitted).toMatch(/^\d+ more keys$/);
+    expect((item!.metadata.sgp_otel as { truncated: unknown[] }).truncated).toEqual([
+      { path: 'input.image', original_bytes: expect.any(Number), reason: expect.stringMatching(/ of 150000 entries omitted$/) },
+    ]);
+  });
+
+  it('cuts a long array to a prefix and says how many elements were left out', async () => {
+    const documents = Array.from({ length: 10_000 }, (_, i) => `document ${i}`);
+    await send({ maxFieldBytes: 8 * 1024 }, (tracer) =>
+      tracer.startSpan('retrieval', { attributes: { 'sgp.output': JSON.stringify({ query: 'q', documents }) } }).end(),
+    );
+    const output = server.items[0]!.output as { query: string; documents: string[] };
+    expect(Buffer.byteLength(JSON.stringify(output))).toBeLessThanOrEqual(8 * 1024);
+    expect(output.query).toBe('q');
+    expect(output.documents.slice(0, 3)).toEqual(['document 0', 'document 1', 'document 2']);
+    expect(output.documents.at(-1)).toMatch(/^\[\d+ more omitted\]$/);
   });
 
   it('honours SGP_MAX_FIELD_BYTES', async () => {

@@ -8,7 +8,8 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { JsonObject, JsonValue, SGPSpanType } from './item.js';
 import { isSGPSpanType } from './item.js';
-import { attributeToJson, setOwn, toJsonObjectField } from './json.js';
+import { rebuildIndexed } from './indexed.js';
+import { attributeToJson, parseJsonText, setOwn, toJsonObjectField } from './json.js';
 
 /** The parts of a span the conventions read. */
 export interface ConventionInput {
@@ -48,7 +49,6 @@ interface ContentSource {
 }
 
 const has = (attrs: Attributes, key: string) => attrs[key] !== undefined;
-const prefixed = (prefix: string) => (key: string) => key.startsWith(prefix);
 const oneOf =
   (...keys: string[]) =>
   (key: string) =>
@@ -58,52 +58,22 @@ const oneOf =
 export function parseMaybeJson(value: unknown): JsonValue | undefined {
   if (typeof value === 'string') {
     const text = value.trim();
-    if (text.startsWith('{') || text.startsWith('[') || text.startsWith('"')) {
-      try {
-        return JSON.parse(text) as JsonValue;
-      } catch {
-        return value;
-      }
-    }
+    if (text.startsWith('{') || text.startsWith('[') || text.startsWith('"')) return parseJsonText(text) ?? value;
     return value;
   }
-  if (Array.isArray(value)) return value.map((element) => parseMaybeJson(element) ?? null);
+  // Attribute arrays are flat: only their strings may hold JSON.
+  if (Array.isArray(value)) {
+    return value.map((element) => (typeof element === 'string' ? parseMaybeJson(element) : attributeToJson(element, 1)) ?? null);
+  }
   return attributeToJson(value);
 }
 
 /**
- * Flattened indexed attributes (`gen_ai.prompt.0.role`, `llm.input_messages.1.message.content`,
- * `gen_ai.completion.0.tool_calls.0.name`) rebuilt as an array of objects, in index order.
+ * Flattened indexed attributes (`gen_ai.prompt.0.role`, `gen_ai.completion.0.tool_calls.0.name`)
+ * rebuilt as a dense array of objects in index order, values parsed like every other attribute.
  */
 export function unflattenIndexed(attrs: Attributes, prefix: string): JsonObject[] {
-  const items: JsonObject[] = [];
-  const keys = Object.keys(attrs);
-  if (!keys.some((key) => key.startsWith(prefix))) return items;
-  for (const key of keys) {
-    if (!key.startsWith(prefix)) continue;
-    const path = key.slice(prefix.length).split('.');
-    const index = Number(path[0]);
-    if (!Number.isInteger(index) || index < 0 || path.length < 2) continue;
-    let node: JsonObject | JsonValue[] = (items[index] ??= {});
-    for (let i = 1; i < path.length; i += 1) {
-      const segment = path[i]!;
-      const last = i === path.length - 1;
-      const nextIsIndex = !last && /^\d+$/.test(path[i + 1]!);
-      if (Array.isArray(node)) {
-        const at = Number(segment);
-        if (last) node[at] = parseMaybeJson(attrs[key]) ?? null;
-        else node = (node[at] ??= nextIsIndex ? [] : {}) as JsonObject | JsonValue[];
-      } else if (last) {
-        setOwn(node, segment, parseMaybeJson(attrs[key]) ?? null);
-      } else {
-        if (!(segment in node) || typeof node[segment] !== 'object' || node[segment] === null) {
-          setOwn(node, segment, nextIsIndex ? [] : {});
-        }
-        node = node[segment] as JsonObject | JsonValue[];
-      }
-    }
-  }
-  return items.filter((item) => item !== undefined);
+  return rebuildIndexed(attrs, prefix, parseMaybeJson);
 }
 
 /** OpenInference wraps each message as `{ message: {...} }` and tool calls as `{ tool_call: {...} }`. */
@@ -137,12 +107,42 @@ function defined(fields: Record<string, JsonValue | undefined>): JsonObject | un
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** A list attribute (JSON text of an array, or an array of JSON texts) as a JSON array. */
+function parsedList(value: unknown): JsonValue[] | undefined {
+  const parsed = parseMaybeJson(value);
+  if (parsed === undefined) return undefined;
+  return Array.isArray(parsed) ? parsed : [parsed];
+}
+
+/** The indexed entries under `prefix`, each unwrapped from its `wrapper` key when it has one. */
+function indexedList(attrs: Attributes, prefix: string, wrapper: string): JsonValue[] | undefined {
+  const entries = unflattenIndexed(attrs, prefix);
+  return entries.length > 0 ? entries.map((entry) => (entry[wrapper] ?? entry) as JsonValue) : undefined;
+}
+
+/** OpenInference's `llm.prompts.N.prompt.text` / `llm.choices.N.completion.text` as a list of texts. */
+function indexedTexts(attrs: Attributes, prefix: string, wrapper: string): JsonValue[] | undefined {
+  return indexedList(attrs, prefix, wrapper)?.map((entry) =>
+    entry !== null && typeof entry === 'object' && !Array.isArray(entry) && entry.text !== undefined ? entry.text : entry,
+  );
+}
+
+/** `<prefix>N.<field>` keys, where N is an integer: the only keys an indexed family owns. */
+const indexedUnder = (prefix: string) => {
+  const pattern = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\d+\\.`);
+  return (key: string) => pattern.test(key);
+};
+
 const GENAI_INPUT_EVENTS: Record<string, string> = {
   'gen_ai.system.message': 'system',
   'gen_ai.user.message': 'user',
   'gen_ai.assistant.message': 'assistant',
   'gen_ai.tool.message': 'tool',
 };
+/** The current spec's opt-in event: the span's content attributes, recorded as an event instead. */
+const GENAI_DETAILS_EVENT = 'gen_ai.client.inference.operation.details';
+/** Semantic conventions 1.26-1.27: the prompt and completion as events carrying `gen_ai.prompt` / `gen_ai.completion`. */
+const GENAI_CONTENT_EVENTS = { prompt: 'gen_ai.content.prompt', completion: 'gen_ai.content.completion' } as const;
 
 /** A deprecated GenAI message event as a message: its body (`gen_ai.event.content`) or its attributes. */
 function eventMessage(event: ConventionInput['events'][number], role: string | undefined): JsonObject {
@@ -157,21 +157,84 @@ function eventMessage(event: ConventionInput['events'][number], role: string | u
   return base;
 }
 
+/** Attributes of the first event named `name`, if any. */
+function eventAttributes(span: ConventionInput, name: string): Attributes | undefined {
+  return span.events.find((event) => event.name === name)?.attributes;
+}
+
+/** `gen_ai.prompt` / `gen_ai.completion` content: a JSON array of messages, or text kept under `textKey`. */
+function genAIText(value: unknown, textKey: string): JsonObject | undefined {
+  const parsed = parseMaybeJson(value);
+  return Array.isArray(parsed) ? { messages: parsed } : objectOr(parsed, textKey);
+}
+
 /**
  * The deprecated `gen_ai.prompt` / `gen_ai.completion`: flattened `<key>.N.*` attributes rebuilt as
- * messages, else the attribute itself (a JSON array of messages, or text kept under `textKey`).
+ * messages, else the attribute itself, else the 1.26-1.27 event that carries it. Only
+ * integer-indexed keys belong here: `gen_ai.prompt.name` is a current, non-content attribute.
  */
-function deprecatedGenAIContent(key: string, textKey: string): ContentSource {
+function deprecatedGenAIContent(key: 'gen_ai.prompt' | 'gen_ai.completion', textKey: string): ContentSource {
+  const event = key === 'gen_ai.prompt' ? GENAI_CONTENT_EVENTS.prompt : GENAI_CONTENT_EVENTS.completion;
+  const flattened = indexedUnder(`${key}.`);
   return {
-    name: `${key}, ${key}.N.* (deprecated)`,
-    claims: (k) => k === key || k.startsWith(`${key}.`),
-    read: (_, a) => {
-      const flattened = unflattenIndexed(a, `${key}.`);
-      if (flattened.length > 0) return { messages: flattened };
-      const value = parseMaybeJson(a[key]);
-      return Array.isArray(value) ? { messages: value } : objectOr(value, textKey);
+    name: `${key}, ${key}.N.* (deprecated); ${event} events`,
+    claims: (k) => k === key || flattened(k),
+    read: (span, a) => {
+      const messages = unflattenIndexed(a, `${key}.`);
+      if (messages.length > 0) return { messages };
+      if (has(a, key)) return genAIText(a[key], textKey);
+      const fromEvent = eventAttributes(span, event)?.[key];
+      return fromEvent === undefined ? undefined : genAIText(fromEvent, textKey);
     },
   };
+}
+
+/** GenAI input content from span attributes, or from the details event when the span has none. */
+function genAIInput(attrs: Attributes): JsonObject | undefined {
+  if (!has(attrs, 'gen_ai.input.messages') && !has(attrs, 'gen_ai.system_instructions')) return undefined;
+  return defined({
+    system_instructions: parseMaybeJson(attrs['gen_ai.system_instructions']),
+    messages: parseMaybeJson(attrs['gen_ai.input.messages']),
+  });
+}
+
+/** An AI SDK value serialized from a `Uint8Array` (`{"0":137,"1":80,...}`) as base64 text. */
+function bytesAsBase64(value: JsonValue): JsonValue {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  if (keys.length === 0) return value;
+  const bytes = new Uint8Array(keys.length);
+  for (let i = 0; i < keys.length; i += 1) {
+    const byte = value[String(i)];
+    if (typeof byte !== 'number' || !Number.isInteger(byte) || byte < 0 || byte > 255) return value;
+    bytes[i] = byte;
+  }
+  return Buffer.from(bytes).toString('base64');
+}
+
+/** AI SDK messages with binary parts (`image`, `data`) as base64, as the SDK itself records files. */
+function aiSdkMessages(value: JsonValue | undefined): JsonValue | undefined {
+  if (!Array.isArray(value)) return value;
+  return value.map((message) => {
+    if (message === null || typeof message !== 'object' || Array.isArray(message) || !Array.isArray(message.content)) return message;
+    const content = message.content.map((part) => {
+      if (part === null || typeof part !== 'object' || Array.isArray(part)) return part;
+      const out: JsonObject = { ...part };
+      for (const key of ['image', 'data']) if (out[key] !== undefined) setOwn(out, key, bytesAsBase64(out[key]!));
+      return out;
+    });
+    return { ...message, content };
+  });
+}
+
+/** AI SDK tool calls with their `input` (JSON text from the provider) parsed, like other conventions' arguments. */
+function aiSdkToolCalls(value: JsonValue | undefined): JsonValue | undefined {
+  if (!Array.isArray(value)) return value;
+  return value.map((call) =>
+    call !== null && typeof call === 'object' && !Array.isArray(call) && typeof call.input === 'string'
+      ? { ...call, input: parseMaybeJson(call.input) ?? null }
+      : call,
+  );
 }
 
 export const INPUT_SOURCES: ContentSource[] = [
@@ -181,16 +244,9 @@ export const INPUT_SOURCES: ContentSource[] = [
     read: (_, a) => (has(a, SGP_ATTRIBUTES.input) ? toJsonObjectField(a[SGP_ATTRIBUTES.input]) : undefined),
   },
   {
-    name: 'gen_ai.input.messages (+ gen_ai.system_instructions, gen_ai.tool.definitions)',
-    claims: oneOf('gen_ai.input.messages', 'gen_ai.system_instructions', 'gen_ai.tool.definitions'),
-    read: (_, a) =>
-      has(a, 'gen_ai.input.messages') || has(a, 'gen_ai.system_instructions')
-        ? defined({
-            system_instructions: parseMaybeJson(a['gen_ai.system_instructions']),
-            messages: parseMaybeJson(a['gen_ai.input.messages']),
-            tools: parseMaybeJson(a['gen_ai.tool.definitions']),
-          })
-        : undefined,
+    name: `gen_ai.input.messages (+ gen_ai.system_instructions); ${GENAI_DETAILS_EVENT} event`,
+    claims: oneOf('gen_ai.input.messages', 'gen_ai.system_instructions'),
+    read: (span, a) => genAIInput(a) ?? genAIInput(eventAttributes(span, GENAI_DETAILS_EVENT) ?? {}),
   },
   deprecatedGenAIContent('gen_ai.prompt', 'prompt'),
   {
@@ -204,23 +260,52 @@ export const INPUT_SOURCES: ContentSource[] = [
     },
   },
   {
-    name: 'Vercel AI SDK: ai.prompt.messages, ai.prompt, ai.toolCall.args',
-    claims: oneOf('ai.prompt.messages', 'ai.prompt', 'ai.prompt.tools', 'ai.toolCall.args'),
+    name: 'gen_ai.retrieval.query.text, gen_ai.memory.query.text',
+    claims: oneOf('gen_ai.retrieval.query.text', 'gen_ai.memory.query.text'),
+    read: (_, a) => defined({ query: attributeToJson(a['gen_ai.retrieval.query.text'] ?? a['gen_ai.memory.query.text']) }),
+  },
+  {
+    name: 'Vercel AI SDK: ai.prompt.messages, ai.prompt, ai.toolCall.args, ai.value(s), ai.documents',
+    claims: oneOf('ai.prompt.messages', 'ai.prompt', 'ai.toolCall.args', 'ai.value', 'ai.values', 'ai.documents'),
     read: (_, a) => {
-      if (has(a, 'ai.prompt.messages')) {
-        return defined({ messages: parseMaybeJson(a['ai.prompt.messages']), tools: parseMaybeJson(a['ai.prompt.tools']) });
-      }
+      if (has(a, 'ai.prompt.messages')) return { messages: aiSdkMessages(parseMaybeJson(a['ai.prompt.messages'])) ?? null };
       if (has(a, 'ai.prompt')) return objectOr(parseMaybeJson(a['ai.prompt']), 'prompt');
       if (has(a, 'ai.toolCall.args')) return objectOr(parseMaybeJson(a['ai.toolCall.args']), 'arguments');
+      if (has(a, 'ai.values') || has(a, 'ai.value')) return { values: parsedList(a['ai.values'] ?? a['ai.value']) ?? [] };
+      if (has(a, 'ai.documents')) return { documents: parsedList(a['ai.documents']) ?? [] };
       return undefined;
     },
   },
   {
-    name: 'OpenInference: llm.input_messages.N.message.*, input.value',
-    claims: (key) => key === 'input.value' || key === 'input.mime_type' || key.startsWith('llm.input_messages.'),
+    name: 'OpenInference: llm.input_messages.N.message.*, llm.prompts, llm.prompt_template.*, embedding.embeddings.N.embedding.text, reranker.query + reranker.input_documents, input.value',
+    claims: (key) =>
+      key === 'input.value' ||
+      key === 'input.mime_type' ||
+      key === 'llm.prompts' ||
+      key === 'llm.prompt_template.template' ||
+      key === 'llm.prompt_template.variables' ||
+      key === 'reranker.query' ||
+      indexedUnder('llm.input_messages.')(key) ||
+      indexedUnder('llm.prompts.')(key) ||
+      indexedUnder('embedding.embeddings.')(key) ||
+      indexedUnder('reranker.input_documents.')(key),
     read: (_, a) => {
-      const messages = unflattenIndexed(a, 'llm.input_messages.');
-      if (messages.length > 0) return { messages: unwrapOpenInference(messages) };
+      const inputMessages = unflattenIndexed(a, 'llm.input_messages.');
+      const llm = defined({
+        messages: inputMessages.length > 0 ? unwrapOpenInference(inputMessages) : undefined,
+        prompts: indexedTexts(a, 'llm.prompts.', 'prompt') ?? parsedList(a['llm.prompts']),
+        template: attributeToJson(a['llm.prompt_template.template']),
+        variables: parseMaybeJson(a['llm.prompt_template.variables']),
+      });
+      if (llm) return llm;
+      const texts = unflattenIndexed(a, 'embedding.embeddings.');
+      const values = texts.map((entry) => ((entry.embedding as JsonObject | undefined)?.text ?? null) as JsonValue);
+      if (values.some((value) => value !== null)) return { values };
+      const reranker = defined({
+        query: attributeToJson(a['reranker.query']),
+        documents: indexedList(a, 'reranker.input_documents.', 'document'),
+      });
+      if (reranker) return reranker;
       return has(a, 'input.value') ? objectOr(parseMaybeJson(a['input.value']), 'value') : undefined;
     },
   },
@@ -237,6 +322,31 @@ export const INPUT_SOURCES: ContentSource[] = [
   },
 ];
 
+/**
+ * Tool definitions, from whichever convention records them, as `input.tools` (added to the input
+ * any other source gave, or alone when the span records nothing else).
+ */
+export const TOOL_DEFINITION_SOURCES: { name: string; claims: (key: string) => boolean; read: (attrs: Attributes) => JsonValue[] | undefined }[] = [
+  { name: 'gen_ai.tool.definitions', claims: oneOf('gen_ai.tool.definitions'), read: (a) => parsedList(a['gen_ai.tool.definitions']) },
+  { name: 'Vercel AI SDK: ai.prompt.tools', claims: oneOf('ai.prompt.tools'), read: (a) => parsedList(a['ai.prompt.tools']) },
+  {
+    name: 'OpenInference: llm.tools.N.tool.json_schema',
+    claims: indexedUnder('llm.tools.'),
+    read: (a) => {
+      const tools = unflattenIndexed(a, 'llm.tools.');
+      return tools.length > 0 ? tools.map((entry) => ((entry.tool as JsonObject | undefined)?.json_schema ?? entry) as JsonValue) : undefined;
+    },
+  },
+  {
+    name: 'OpenLLMetry: llm.request.functions.N.*',
+    claims: indexedUnder('llm.request.functions.'),
+    read: (a) => {
+      const functions = unflattenIndexed(a, 'llm.request.functions.');
+      return functions.length > 0 ? functions : undefined;
+    },
+  },
+];
+
 export const OUTPUT_SOURCES: ContentSource[] = [
   {
     name: SGP_ATTRIBUTES.output,
@@ -244,9 +354,12 @@ export const OUTPUT_SOURCES: ContentSource[] = [
     read: (_, a) => (has(a, SGP_ATTRIBUTES.output) ? toJsonObjectField(a[SGP_ATTRIBUTES.output]) : undefined),
   },
   {
-    name: 'gen_ai.output.messages',
+    name: `gen_ai.output.messages; ${GENAI_DETAILS_EVENT} event`,
     claims: oneOf('gen_ai.output.messages'),
-    read: (_, a) => (has(a, 'gen_ai.output.messages') ? { messages: parseMaybeJson(a['gen_ai.output.messages']) ?? null } : undefined),
+    read: (span, a) => {
+      const messages = a['gen_ai.output.messages'] ?? eventAttributes(span, GENAI_DETAILS_EVENT)?.['gen_ai.output.messages'];
+      return messages === undefined ? undefined : { messages: parseMaybeJson(messages) ?? null };
+    },
   },
   deprecatedGenAIContent('gen_ai.completion', 'completion'),
   {
@@ -264,31 +377,61 @@ export const OUTPUT_SOURCES: ContentSource[] = [
     },
   },
   {
-    name: 'Vercel AI SDK: ai.response.text, .reasoning, .object, .toolCalls; ai.toolCall.result',
-    claims: oneOf('ai.response.text', 'ai.response.reasoning', 'ai.response.object', 'ai.response.toolCalls', 'ai.toolCall.result'),
+    name: 'gen_ai.retrieval.documents, gen_ai.memory.records',
+    claims: oneOf('gen_ai.retrieval.documents', 'gen_ai.memory.records'),
+    read: (_, a) => {
+      const documents = parsedList(a['gen_ai.retrieval.documents'] ?? a['gen_ai.memory.records']);
+      return documents === undefined ? undefined : { documents };
+    },
+  },
+  {
+    name: 'Vercel AI SDK: ai.response.text, .reasoning, .object, .toolCalls; ai.toolCall.result; ai.embedding(s); ai.ranking',
+    claims: oneOf(
+      'ai.response.text',
+      'ai.response.reasoning',
+      'ai.response.object',
+      'ai.response.toolCalls',
+      'ai.toolCall.result',
+      'ai.embedding',
+      'ai.embeddings',
+      'ai.ranking',
+    ),
     read: (_, a) => {
       const response = defined({
         text: attributeToJson(a['ai.response.text']),
         reasoning: attributeToJson(a['ai.response.reasoning']),
         object: parseMaybeJson(a['ai.response.object']),
-        tool_calls: parseMaybeJson(a['ai.response.toolCalls']),
+        tool_calls: aiSdkToolCalls(parseMaybeJson(a['ai.response.toolCalls'])),
       });
       if (response) return response;
-      return has(a, 'ai.toolCall.result') ? objectOr(parseMaybeJson(a['ai.toolCall.result']), 'result') : undefined;
+      if (has(a, 'ai.toolCall.result')) return objectOr(parseMaybeJson(a['ai.toolCall.result']), 'result');
+      if (has(a, 'ai.ranking')) return { ranking: parsedList(a['ai.ranking']) ?? [] };
+      const vectors = parsedList(a['ai.embeddings']) ?? (has(a, 'ai.embedding') ? [parseMaybeJson(a['ai.embedding']) ?? null] : undefined);
+      return vectors === undefined ? undefined : embeddingSummary(vectors);
     },
   },
   {
-    name: 'OpenInference: llm.output_messages.N.message.*, retrieval.documents.N.document.*, output.value',
+    name: 'OpenInference: llm.output_messages.N.message.*, llm.choices.N.completion.text, retrieval.documents.N.document.*, reranker.output_documents, embedding.embeddings.N.embedding.vector, output.value',
     claims: (key) =>
       key === 'output.value' ||
       key === 'output.mime_type' ||
-      key.startsWith('llm.output_messages.') ||
-      key.startsWith('retrieval.documents.'),
+      indexedUnder('llm.output_messages.')(key) ||
+      indexedUnder('llm.choices.')(key) ||
+      indexedUnder('retrieval.documents.')(key) ||
+      indexedUnder('reranker.output_documents.')(key),
     read: (_, a) => {
       const messages = unflattenIndexed(a, 'llm.output_messages.');
       if (messages.length > 0) return { messages: unwrapOpenInference(messages) };
-      const documents = unflattenIndexed(a, 'retrieval.documents.');
-      if (documents.length > 0) return { documents: documents.map((d) => (d.document ?? d) as JsonValue) };
+      const choices = indexedTexts(a, 'llm.choices.', 'completion');
+      if (choices) return { choices };
+      const documents = indexedList(a, 'retrieval.documents.', 'document');
+      if (documents) return { documents };
+      const ranking = indexedList(a, 'reranker.output_documents.', 'document');
+      if (ranking) return { ranking };
+      const vectors = unflattenIndexed(a, 'embedding.embeddings.')
+        .map((entry) => (entry.embedding as JsonObject | undefined)?.vector)
+        .filter((vector) => vector !== undefined);
+      if (vectors.length > 0) return embeddingSummary(vectors);
       return has(a, 'output.value') ? objectOr(parseMaybeJson(a['output.value']), 'value') : undefined;
     },
   },
@@ -304,6 +447,12 @@ export const OUTPUT_SOURCES: ContentSource[] = [
   },
 ];
 
+/** Embedding vectors are never sent: their count and dimensions describe them. */
+function embeddingSummary(vectors: JsonValue[]): JsonObject {
+  const first = vectors.find(Array.isArray);
+  return defined({ embeddings: vectors.length, dimensions: first?.length }) ?? {};
+}
+
 /** `gen_ai.operation.name` -> SGP type. */
 export const GENAI_OPERATION_TYPES: Record<string, SGPSpanType> = {
   chat: 'COMPLETION',
@@ -311,9 +460,11 @@ export const GENAI_OPERATION_TYPES: Record<string, SGPSpanType> = {
   generate_content: 'COMPLETION',
   invoke_agent: 'AGENT_WORKFLOW',
   create_agent: 'AGENT_WORKFLOW',
+  invoke_workflow: 'AGENT_WORKFLOW',
   execute_tool: 'CODE_EXECUTION',
   embeddings: 'CUSTOM',
   retrieval: 'KB_RETRIEVAL',
+  search_memory: 'KB_RETRIEVAL',
 };
 
 /** `openinference.span.kind` -> SGP type. */
@@ -327,9 +478,10 @@ export const OPENINFERENCE_KIND_TYPES: Record<string, SGPSpanType> = {
   GUARDRAIL: 'GUARDRAIL',
   EVALUATOR: 'EVALUATION',
   EMBEDDING: 'CUSTOM',
+  PROMPT: 'PROMPT_ENGINEERING',
 };
 
-/** `traceloop.span.kind` (and Traceloop's `llm.request.type`) -> SGP type. */
+/** `traceloop.span.kind` (and OpenLLMetry's `llm.request.type`) -> SGP type. */
 export const TRACELOOP_KIND_TYPES: Record<string, SGPSpanType> = {
   workflow: 'AGENT_WORKFLOW',
   agent: 'AGENT_WORKFLOW',
@@ -338,6 +490,17 @@ export const TRACELOOP_KIND_TYPES: Record<string, SGPSpanType> = {
   chat: 'COMPLETION',
   completion: 'COMPLETION',
   embedding: 'CUSTOM',
+  rerank: 'RERANKING',
+};
+
+/** `langsmith.span.kind` (LangSmith's OpenTelemetry attributes) -> SGP type. */
+export const LANGSMITH_KIND_TYPES: Record<string, SGPSpanType> = {
+  llm: 'COMPLETION',
+  chain: 'AGENT_WORKFLOW',
+  tool: 'CODE_EXECUTION',
+  retriever: 'KB_RETRIEVAL',
+  embedding: 'CUSTOM',
+  prompt: 'PROMPT_ENGINEERING',
 };
 
 /** Vercel AI SDK operation (`ai.operationId`, else the span name) -> SGP type. */
@@ -345,6 +508,7 @@ export function aiSdkOperationType(operation: string): SGPSpanType | undefined {
   if (/^ai\.(generateText|streamText|generateObject|streamObject)(\.do(Generate|Stream))?$/.test(operation)) return 'COMPLETION';
   if (operation === 'ai.toolCall') return 'CODE_EXECUTION';
   if (/^ai\.(embed|embedMany)(\.doEmbed)?$/.test(operation)) return 'CUSTOM';
+  if (/^ai\.rerank(\.doRerank)?$/.test(operation)) return 'RERANKING';
   return undefined;
 }
 
@@ -362,24 +526,35 @@ export const TYPE_SOURCES: { name: string; read: (span: ConventionInput) => SGPS
     name: 'traceloop.span.kind, llm.request.type',
     read: ({ attributes: a }) => TRACELOOP_KIND_TYPES[String(a['traceloop.span.kind'] ?? a['llm.request.type'])],
   },
+  { name: 'langsmith.span.kind', read: ({ attributes: a }) => LANGSMITH_KIND_TYPES[String(a['langsmith.span.kind']).toLowerCase()] },
   {
     name: 'Vercel AI SDK operation (ai.operationId or span name)',
     read: ({ attributes: a, name }) => aiSdkOperationType(typeof a['ai.operationId'] === 'string' ? a['ai.operationId'] : name),
   },
 ];
 
-export const GROUP_ID_SOURCES = [SGP_ATTRIBUTES.groupId, 'gen_ai.conversation.id', 'session.id'];
+export const GROUP_ID_SOURCES = [
+  SGP_ATTRIBUTES.groupId,
+  'gen_ai.conversation.id',
+  'session.id',
+  'ai.telemetry.metadata.sessionId',
+  'langsmith.metadata.thread_id',
+  'langsmith.metadata.session_id',
+  'langsmith.metadata.conversation_id',
+];
 
 /** Where `metadata.llm` takes each value from, first present wins. */
 export const LLM_FIELDS: Record<string, string[]> = {
-  request_model: ['gen_ai.request.model', 'ai.model.id', 'llm.model_name'],
-  response_model: ['gen_ai.response.model', 'ai.response.model'],
+  request_model: ['gen_ai.request.model', 'ai.model.id', 'llm.request.model_name', 'llm.model_name'],
+  response_model: ['gen_ai.response.model', 'ai.response.model', 'llm.response.model_name', 'llm.response.model'],
+  embedding_model: ['embedding.model_name'],
   provider: ['gen_ai.provider.name', 'gen_ai.system', 'ai.model.provider', 'llm.provider', 'llm.system'],
   input_tokens: [
     'gen_ai.usage.input_tokens',
     'gen_ai.usage.prompt_tokens',
     'ai.usage.inputTokens',
     'ai.usage.promptTokens',
+    'ai.usage.tokens',
     'llm.token_count.prompt',
   ],
   output_tokens: [
@@ -390,9 +565,29 @@ export const LLM_FIELDS: Record<string, string[]> = {
     'llm.token_count.completion',
   ],
   total_tokens: ['llm.usage.total_tokens', 'ai.usage.totalTokens', 'llm.token_count.total'],
+  cache_read_input_tokens: [
+    'gen_ai.usage.cache_read.input_tokens',
+    'gen_ai.usage.cache_read_input_tokens',
+    'ai.usage.inputTokenDetails.cacheReadTokens',
+    'ai.usage.cachedInputTokens',
+    'llm.token_count.prompt_details.cache_read',
+  ],
+  cache_creation_input_tokens: [
+    'gen_ai.usage.cache_creation.input_tokens',
+    'gen_ai.usage.cache_creation_input_tokens',
+    'ai.usage.inputTokenDetails.cacheWriteTokens',
+    'llm.token_count.prompt_details.cache_write',
+  ],
+  reasoning_tokens: [
+    'gen_ai.usage.reasoning.output_tokens',
+    'gen_ai.usage.reasoning_tokens',
+    'ai.usage.outputTokenDetails.reasoningTokens',
+    'ai.usage.reasoningTokens',
+    'llm.token_count.completion_details.reasoning',
+  ],
 };
 
-const LLM_FAMILY = /^(gen_ai|ai|llm)\./;
+const LLM_FAMILY = /^(gen_ai|ai|llm|embedding)\./;
 
 function llmMetadata(a: Attributes): JsonObject | undefined {
   if (!Object.keys(a).some((key) => LLM_FAMILY.test(key))) return undefined;
@@ -402,7 +597,7 @@ function llmMetadata(a: Attributes): JsonObject | undefined {
     if (key !== undefined) out[field] = attributeToJson(a[key]) ?? null;
   }
   if (Object.keys(out).length === 0) return undefined;
-  const model = out.response_model ?? out.request_model;
+  const model = out.response_model ?? out.request_model ?? out.embedding_model;
   if (model !== undefined) out.model = model;
   if (out.total_tokens === undefined && typeof out.input_tokens === 'number' && typeof out.output_tokens === 'number') {
     out.total_tokens = out.input_tokens + out.output_tokens;
@@ -418,10 +613,29 @@ function firstContent(sources: ContentSource[], span: ConventionInput): JsonObje
   return undefined;
 }
 
-const CLAIMERS = [...INPUT_SOURCES, ...OUTPUT_SOURCES].map((source) => source.claims);
+/** The winning input, with tool definitions from any convention as `tools` (never over `sgp.input`). */
+function inputWithTools(span: ConventionInput): JsonObject | undefined {
+  const input = firstContent(INPUT_SOURCES, span);
+  if (has(span.attributes, SGP_ATTRIBUTES.input)) return input;
+  if (input?.tools !== undefined) return input;
+  for (const source of TOOL_DEFINITION_SOURCES) {
+    const tools = source.read(span.attributes);
+    if (tools !== undefined) return { ...input, tools };
+  }
+  return input;
+}
+
+const CLAIMERS = [...INPUT_SOURCES, ...OUTPUT_SOURCES, ...TOOL_DEFINITION_SOURCES].map((source) => source.claims);
 /** Every key a content source claims starts like this: other keys skip the claim checks. */
-const CONTENT_FAMILY = /^(sgp|gen_ai|ai|llm|input|output|retrieval|traceloop)\./;
-const CONTENT_EVENTS = new Set([...Object.keys(GENAI_INPUT_EVENTS), 'gen_ai.choice']);
+const CONTENT_FAMILY = /^(sgp|gen_ai|ai|llm|input|output|retrieval|traceloop|embedding|reranker)\./;
+/** Events whose content is read into input/output (and so left out of `metadata.otel.events`). */
+export const CONTENT_EVENTS: ReadonlySet<string> = new Set([
+  ...Object.keys(GENAI_INPUT_EVENTS),
+  'gen_ai.choice',
+  GENAI_DETAILS_EVENT,
+  GENAI_CONTENT_EVENTS.prompt,
+  GENAI_CONTENT_EVENTS.completion,
+]);
 
 export function interpretConventions(span: ConventionInput): ConventionResult {
   const a = span.attributes;
@@ -436,7 +650,7 @@ export function interpretConventions(span: ConventionInput): ConventionResult {
     if (CONTENT_EVENTS.has(event.name)) claimedEvents.add(index);
   });
   return {
-    input: firstContent(INPUT_SOURCES, span),
+    input: inputWithTools(span),
     output: firstContent(OUTPUT_SOURCES, span),
     type,
     groupId: groupKey === undefined ? undefined : (a[groupKey] as string),

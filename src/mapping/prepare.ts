@@ -5,15 +5,17 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
-import { setOwn } from './json.js';
+import { clampDepth, MAX_WALK_DEPTH, setOwn } from './json.js';
+import { INPUT_SHAPE, metadataWithoutContent, NOT_CAPTURED, OUTPUT_SHAPE, withoutContent } from './without-content.js';
 import type { Cut } from './truncate.js';
-import { truncateStrings } from './truncate.js';
+import { fitToBudget } from './budget.js';
 
-export type MaskField = 'input' | 'output' | 'metadata';
+export type MaskField = 'input' | 'output' | 'metadata' | 'name' | 'group_id';
 
 /**
- * Rewrites a value before it is sent: called with the whole `input` and `output` objects, and
- * with every string in `metadata` (events included, with its `path`). May be async.
+ * Rewrites a value before it is sent: called with the whole `input` and `output` objects, with
+ * every string in `metadata` (events included, with its `path`), and with the span's `name` and
+ * `group_id`. May be async.
  */
 export type MaskFunction = (
   value: JsonValue,
@@ -30,37 +32,9 @@ export interface PrepareOptions {
   clock: Clock;
 }
 
-/** Replaces text when content capture is off. */
-export const NOT_CAPTURED = '[not captured]';
+export { NOT_CAPTURED };
 /** Replaces a field (or a metadata string) whose mask threw, returned nothing, or timed out. */
 export const MASK_FAILED = '[mask failed]';
-
-/** Keys whose string values describe structure (roles, tool names, ids), not content. */
-const STRUCTURAL_KEYS = new Set([
-  'role',
-  'type',
-  'name',
-  'id',
-  'index',
-  'finish_reason',
-  'tool_call_id',
-  'toolCallId',
-  'toolCallType',
-  'toolName',
-  'mime_type',
-]);
-
-/** `value` with every string replaced, except those under structural keys; numbers, booleans and shape kept. */
-export function withoutContent(value: JsonValue, key?: string): JsonValue {
-  if (typeof value === 'string') return key !== undefined && STRUCTURAL_KEYS.has(key) ? value : NOT_CAPTURED;
-  if (Array.isArray(value)) return value.map((element) => withoutContent(element, undefined));
-  if (value !== null && typeof value === 'object') {
-    const out: JsonObject = {};
-    for (const k of Object.keys(value)) setOwn(out, k, withoutContent(value[k]!, k));
-    return out;
-  }
-  return value;
-}
 
 function asObject(value: JsonValue | undefined): JsonObject {
   if (value !== null && value !== undefined && typeof value === 'object' && !Array.isArray(value)) return value;
@@ -96,7 +70,7 @@ async function masked(
 ): Promise<JsonValue> {
   try {
     const result = await withinTime(mask(value, context), timing.timeoutMillis, timing.clock);
-    return result === TIMED_OUT || result === undefined ? MASK_FAILED : result;
+    return result === TIMED_OUT || result === undefined ? MASK_FAILED : clampDepth(result);
   } catch {
     return MASK_FAILED;
   }
@@ -108,43 +82,25 @@ async function maskStrings(
   path: string,
   span: ReadableSpan,
   timing: MaskTiming,
+  depth = 0,
 ): Promise<JsonValue> {
   if (typeof value === 'string') return masked(mask, value, { field: 'metadata', path, span }, timing);
+  if (value === null || typeof value !== 'object') return value;
+  // Unmasked text must not pass: what is too deep to visit is not sent.
+  if (depth >= MAX_WALK_DEPTH) return MASK_FAILED;
   if (Array.isArray(value)) {
     const out: JsonValue[] = [];
-    for (let i = 0; i < value.length; i += 1) out.push(await maskStrings(mask, value[i]!, `${path}[${i}]`, span, timing));
+    for (let i = 0; i < value.length; i += 1) out.push(await maskStrings(mask, value[i]!, `${path}[${i}]`, span, timing, depth + 1));
     return out;
   }
-  if (value !== null && typeof value === 'object') {
-    const out: JsonObject = {};
-    for (const key of Object.keys(value)) {
-      setOwn(out, key, await maskStrings(mask, value[key]!, path ? `${path}.${key}` : key, span, timing));
-    }
-    return out;
+  const out: JsonObject = {};
+  for (const key of Object.keys(value)) {
+    setOwn(out, key, await maskStrings(mask, value[key]!, path ? `${path}.${key}` : key, span, timing, depth + 1));
   }
-  return value;
+  return out;
 }
 
-const byteSize = (value: JsonValue) => Buffer.byteLength(JSON.stringify(value));
-
-/**
- * `value` cut to at most `maxBytes` of JSON: long strings are shortened (the structure stays, the
- * JSON stays valid), trying a string cap that shrinks until the whole field fits.
- */
-export function fitToBudget(value: JsonObject, maxBytes: number, path: string, cuts: Cut[]): JsonObject {
-  if (byteSize(value) <= maxBytes) return value;
-  for (let cap = Math.max(64, maxBytes - 1024); cap >= 16; cap = Math.floor(cap / 2)) {
-    const attempt: Cut[] = [];
-    const shortened = truncateStrings(value, cap, path, attempt) as JsonObject;
-    if (byteSize(shortened) <= maxBytes) {
-      cuts.push(...attempt);
-      return shortened;
-    }
-  }
-  // Too many values even with every string cut short: keep a marker rather than break the budget.
-  cuts.push({ path, original_bytes: byteSize(value) });
-  return { sgp_otel_omitted: `field larger than maxFieldBytes (${maxBytes}) even with its strings cut` };
-}
+export { fitToBudget };
 
 /** Adds entries to `metadata.sgp_otel.truncated`, keeping what is there. */
 export function markTruncated(metadata: JsonObject, cuts: Cut[], extra: JsonObject = {}): void {
@@ -155,10 +111,11 @@ export function markTruncated(metadata: JsonObject, cuts: Cut[], extra: JsonObje
 }
 
 export async function prepareItem(item: SGPSpanItem, span: ReadableSpan, options: PrepareOptions): Promise<SGPSpanItem> {
-  let { input, output, metadata } = item;
+  let { input, output, metadata, name, group_id: groupId } = item;
   if (!options.captureContent) {
-    input = withoutContent(input) as JsonObject;
-    output = withoutContent(output) as JsonObject;
+    input = withoutContent(input, INPUT_SHAPE) as JsonObject;
+    output = withoutContent(output, OUTPUT_SHAPE) as JsonObject;
+    metadata = metadataWithoutContent(metadata);
   }
   if (options.mask) {
     const { mask } = options;
@@ -166,6 +123,9 @@ export async function prepareItem(item: SGPSpanItem, span: ReadableSpan, options
     input = asObject(await masked(mask, input, { field: 'input', path: 'input', span }, timeout));
     output = asObject(await masked(mask, output, { field: 'output', path: 'output', span }, timeout));
     metadata = asObject(await maskStrings(mask, metadata, '', span, timeout));
+    name = asString(await masked(mask, name, { field: 'name', path: 'name', span }, timeout)) ?? MASK_FAILED;
+    // A failed mask must not group unrelated traces under one marker: the group id is left out.
+    if (groupId !== undefined) groupId = asString(await masked(mask, groupId, { field: 'group_id', path: 'group_id', span }, timeout));
   }
   const cuts: Cut[] = [];
   input = fitToBudget(input, options.maxFieldBytes, 'input', cuts);
@@ -175,5 +135,12 @@ export async function prepareItem(item: SGPSpanItem, span: ReadableSpan, options
     metadata = { ...metadata };
     markTruncated(metadata, cuts);
   }
-  return { ...item, input, output, metadata };
+  const prepared: SGPSpanItem = { ...item, name, input, output, metadata };
+  if (groupId === undefined || groupId === MASK_FAILED || groupId === '') delete prepared.group_id;
+  else prepared.group_id = groupId;
+  return prepared;
+}
+
+function asString(value: JsonValue): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }

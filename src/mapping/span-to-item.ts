@@ -74,11 +74,14 @@ export function toSGPSpanItem(span: ReadableSpan, options: MappingOptions = {}):
   return item;
 }
 
-/** `metadata.error`, `error_type`, `error_message`, as the official SDK records a failure. */
+/**
+ * `metadata.error`, `error_type`, `error_message`, as the official SDK records a failure. The type
+ * comes from the exception event, else from the span's `error.type` (set without any exception).
+ */
 function errorMetadata(span: AnySdkSpan): JsonObject {
   const exception = span.events?.find((event) => event.name === 'exception')?.attributes ?? {};
   const out: JsonObject = { error: true };
-  const type = exception['exception.type'];
+  const type = exception['exception.type'] ?? span.attributes?.['error.type'];
   if (typeof type === 'string' && type !== '') out.error_type = type;
   const message = span.status.message || exception['exception.message'];
   if (typeof message === 'string' && message !== '') out.error_message = message;

@@ -1,10 +1,12 @@
 import type { JsonObject, JsonValue } from './item.js';
-import { setOwn } from './json.js';
+import { MAX_WALK_DEPTH, setOwn, TOO_DEEP } from './json.js';
 
-/** Where a string was cut, and how long it was (UTF-8 bytes). */
+/** Where a value was cut, and how long it was (UTF-8 bytes of its JSON; 0 when not measured). */
 export interface Cut {
   path: string;
   original_bytes: number;
+  /** Why, when it was not simply a long string: `items omitted`, `nested too deep`. */
+  reason?: string;
 }
 
 const ELLIPSIS = '…';
@@ -21,21 +23,28 @@ export function truncateText(text: string, maxBytes: number): string {
 /**
  * A copy of `value` in which every string longer than `maxStringBytes` is cut, the structure kept,
  * so the JSON stays valid. Each cut is recorded in `cuts` with its path (`input.messages[0].content`).
+ * Values nested deeper than `MAX_WALK_DEPTH` become `TOO_DEEP` (recorded as a cut too).
  */
 export function truncateStrings(value: JsonValue, maxStringBytes: number, path: string, cuts: Cut[]): JsonValue {
+  return truncateAt(value, maxStringBytes, path, cuts, 0);
+}
+
+function truncateAt(value: JsonValue, maxStringBytes: number, path: string, cuts: Cut[], depth: number): JsonValue {
   if (typeof value === 'string') {
     const bytes = Buffer.byteLength(value);
     if (bytes <= maxStringBytes) return value;
     cuts.push({ path, original_bytes: bytes });
     return truncateText(value, maxStringBytes);
   }
-  if (Array.isArray(value)) return value.map((element, i) => truncateStrings(element, maxStringBytes, `${path}[${i}]`, cuts));
-  if (value !== null && typeof value === 'object') {
-    const out: JsonObject = {};
-    for (const key of Object.keys(value)) {
-      setOwn(out, key, truncateStrings(value[key]!, maxStringBytes, path ? `${path}.${key}` : key, cuts));
-    }
-    return out;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_WALK_DEPTH) {
+    cuts.push({ path, original_bytes: 0, reason: 'nested too deep' });
+    return TOO_DEEP;
   }
-  return value;
+  if (Array.isArray(value)) return value.map((element, i) => truncateAt(element, maxStringBytes, `${path}[${i}]`, cuts, depth + 1));
+  const out: JsonObject = {};
+  for (const key of Object.keys(value)) {
+    setOwn(out, key, truncateAt(value[key]!, maxStringBytes, path ? `${path}.${key}` : key, cuts, depth + 1));
+  }
+  return out;
 }

@@ -1,0 +1,378 @@
+/**
+ * `captureContent: false` means no content leaves the process, in every convention: a property
+ * test over a registry of each convention's content attributes and events, and the promises the
+ * README makes, one test each.
+ */
+import type { Attributes } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { SGPSpanItem } from '../src/mapping/item.js';
+import type { MaskFunction } from '../src/mapping/prepare.js';
+import { NOT_CAPTURED, prepareItem } from '../src/mapping/prepare.js';
+import { toSGPSpanItem } from '../src/mapping/span-to-item.js';
+import { virtualClock } from './helpers.js';
+
+interface SpanSpec {
+  name: string;
+  attributes: Attributes;
+  events?: { name: string; attributes: Attributes }[];
+  links?: Attributes[];
+}
+
+function record(spec: SpanSpec): ReadableSpan {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const links = (spec.links ?? []).map((attributes) => ({ context: { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 }, attributes }));
+  const span = provider.getTracer('privacy').startSpan(spec.name, { attributes: spec.attributes, links });
+  for (const event of spec.events ?? []) span.addEvent(event.name, event.attributes);
+  span.end();
+  return exporter.getFinishedSpans()[0]!;
+}
+
+async function sent(spec: SpanSpec, options: { captureContent?: boolean; mask?: MaskFunction } = {}): Promise<SGPSpanItem> {
+  const span = record(spec);
+  const item = await prepareItem(toSGPSpanItem(span), span, {
+    captureContent: options.captureContent ?? false,
+    mask: options.mask,
+    maxFieldBytes: 1024 * 1024,
+    maskTimeoutMillis: 1000,
+    clock: virtualClock(),
+  });
+  // What the exporter sends is this JSON.
+  return JSON.parse(JSON.stringify(item)) as SGPSpanItem;
+}
+
+/** A piece of content: text `t`, a number `n` (numbers inside content are content too). */
+interface Content {
+  t: string;
+  n: number;
+}
+const j = JSON.stringify;
+const messages = (c: Content) =>
+  j([
+    { role: 'user', parts: [{ type: 'text', content: c.t }] },
+    { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_1', name: 'lookup', arguments: { name: c.t, id: c.t, role: c.t, amount: c.n } }] },
+    { role: 'tool', parts: [{ type: 'tool_call_response', id: 'call_1', response: { name: c.t, balance: c.n } }] },
+  ]);
+const oiMessage = (prefix: string, c: Content): Attributes => ({
+  [`${prefix}.0.message.role`]: 'user',
+  [`${prefix}.0.message.content`]: c.t,
+  [`${prefix}.0.message.contents.0.message_content.type`]: 'text',
+  [`${prefix}.0.message.contents.0.message_content.text`]: c.t,
+  [`${prefix}.0.message.tool_calls.0.tool_call.function.name`]: 'lookup',
+  [`${prefix}.0.message.tool_calls.0.tool_call.function.arguments`]: j({ id: c.t, n: c.n }),
+});
+
+/** Every content attribute and event of every convention sgp-otel knows, filled with `c`. */
+const REGISTRY: Record<string, (c: Content) => SpanSpec> = {
+  'sgp.input / sgp.output': (c) => ({ name: 's', attributes: { 'sgp.input': j({ q: c.t, n: c.n }), 'sgp.output': c.t } }),
+  'gen_ai.input/output.messages, system_instructions, tool.definitions': (c) => ({
+    name: 'chat',
+    attributes: {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.input.messages': messages(c),
+      'gen_ai.output.messages': messages(c),
+      'gen_ai.system_instructions': j([{ type: 'text', content: c.t }]),
+      'gen_ai.tool.definitions': j([{ type: 'function', name: 'lookup', description: c.t, parameters: { default: c.n } }]),
+    },
+  }),
+  'gen_ai.tool.definitions alone': (c) => ({
+    name: 'chat',
+    attributes: { 'gen_ai.tool.definitions': j([{ type: 'function', name: 'lookup', description: c.t }]) },
+  }),
+  'gen_ai.tool.call.arguments / result, tool description': (c) => ({
+    name: 'execute_tool lookup',
+    attributes: {
+      'gen_ai.operation.name': 'execute_tool',
+      'gen_ai.tool.name': 'lookup',
+      'gen_ai.tool.description': c.t,
+      'gen_ai.tool.call.arguments': j({ name: c.t, id: c.t, role: c.t, amount: c.n }),
+      'gen_ai.tool.call.result': j({ account_balance: c.n, owner: c.t }),
+    },
+  }),
+  'gen_ai.retrieval.*, gen_ai.memory.*': (c) => ({
+    name: 'retrieval',
+    attributes: {
+      'gen_ai.operation.name': 'retrieval',
+      'gen_ai.retrieval.query.text': c.t,
+      'gen_ai.retrieval.documents': j([{ id: 'd1', score: c.n, content: c.t }]),
+      'gen_ai.memory.query.text': c.t,
+      'gen_ai.memory.records': j([{ id: 'm1', content: c.t }]),
+      'gen_ai.evaluation.explanation': c.t,
+    },
+  }),
+  'gen_ai.client.inference.operation.details event': (c) => ({
+    name: 'chat',
+    attributes: { 'gen_ai.operation.name': 'chat' },
+    events: [
+      {
+        name: 'gen_ai.client.inference.operation.details',
+        attributes: { 'gen_ai.input.messages': messages(c), 'gen_ai.output.messages': messages(c), 'gen_ai.system_instructions': c.t },
+      },
+    ],
+  }),
+  'deprecated gen_ai.prompt / gen_ai.completion, flattened and whole': (c) => ({
+    name: 'chat',
+    attributes: {
+      'gen_ai.prompt.0.role': 'user',
+      'gen_ai.prompt.0.content': c.t,
+      'gen_ai.completion.0.role': 'assistant',
+      'gen_ai.completion.0.content': c.t,
+      'gen_ai.completion.0.tool_calls.0.name': 'lookup',
+      'gen_ai.completion.0.tool_calls.0.arguments': j({ q: c.t, n: c.n }),
+      'gen_ai.prompt': c.t,
+      'gen_ai.completion': c.t,
+    },
+  }),
+  'deprecated message events and gen_ai.content.* events': (c) => ({
+    name: 'chat',
+    attributes: {},
+    events: [
+      { name: 'gen_ai.system.message', attributes: { content: c.t } },
+      { name: 'gen_ai.user.message', attributes: { content: c.t, 'gen_ai.event.content': j({ content: c.t }) } },
+      { name: 'gen_ai.assistant.message', attributes: { content: c.t, tool_calls: j([{ id: 'c', function: { name: 'f', arguments: c.t } }]) } },
+      { name: 'gen_ai.tool.message', attributes: { content: c.t, id: 'c' } },
+      { name: 'gen_ai.choice', attributes: { index: 0, finish_reason: 'stop', message: j({ role: 'assistant', content: c.t }) } },
+      { name: 'gen_ai.content.prompt', attributes: { 'gen_ai.prompt': c.t } },
+      { name: 'gen_ai.content.completion', attributes: { 'gen_ai.completion': c.t } },
+    ],
+  }),
+  'Vercel AI SDK generate': (c) => ({
+    name: 'ai.generateText.doGenerate',
+    attributes: {
+      'ai.prompt': j({ system: c.t, prompt: c.t }),
+      'ai.prompt.messages': j([
+        { role: 'user', content: [{ type: 'text', text: c.t }, { type: 'image', image: { 0: c.n, 1: 80 }, mediaType: 'image/png' }] },
+      ]),
+      'ai.prompt.tools': [j({ type: 'function', name: 'lookup', description: c.t, inputSchema: { default: c.n } })],
+      'ai.response.text': c.t,
+      'ai.response.reasoning': c.t,
+      'ai.response.object': j({ name: c.t, id: c.t, type: c.t, account_balance: c.n }),
+      'ai.response.toolCalls': j([{ toolCallId: 'call_1', toolName: 'lookup', input: j({ q: c.t }) }]),
+      'ai.response.providerMetadata': j({ note: c.t }),
+      'ai.schema': j({ description: c.t }),
+    },
+  }),
+  'Vercel AI SDK tool call': (c) => ({
+    name: 'ai.toolCall',
+    attributes: { 'ai.toolCall.name': 'lookup', 'ai.toolCall.args': j({ name: c.t, n: c.n }), 'ai.toolCall.result': j({ id: c.t }) },
+  }),
+  'Vercel AI SDK embed / rerank': (c) => ({
+    name: 'ai.embedMany',
+    attributes: {
+      'ai.value': j(c.t),
+      'ai.values': [j(c.t)],
+      'ai.embedding': j([c.n, 0.5]),
+      'ai.embeddings': [j([c.n, 0.5])],
+      'ai.documents': [j(c.t), j({ title: c.t })],
+      'ai.ranking': [j({ index: 0, relevanceScore: c.n })],
+    },
+  }),
+  'OpenInference LLM, text completions, prompt template, tools': (c) => ({
+    name: 'llm',
+    attributes: {
+      'openinference.span.kind': 'LLM',
+      ...oiMessage('llm.input_messages', c),
+      ...oiMessage('llm.output_messages', c),
+      'llm.prompts.0.prompt.text': c.t,
+      'llm.choices.0.completion.text': c.t,
+      'llm.prompt_template.template': c.t,
+      'llm.prompt_template.variables': j({ topic: c.t }),
+      'llm.tools.0.tool.json_schema': j({ type: 'function', function: { name: 'lookup', description: c.t } }),
+      'llm.invocation_parameters': j({ stop: [c.t], seed: c.n }),
+      'input.value': c.t,
+      'output.value': j({ answer: c.t }),
+    },
+  }),
+  'OpenInference retriever, embedding, reranker, tool': (c) => ({
+    name: 'oi',
+    attributes: {
+      'retrieval.documents.0.document.content': c.t,
+      'retrieval.documents.0.document.score': c.n,
+      'embedding.embeddings.0.embedding.text': c.t,
+      'embedding.embeddings.0.embedding.vector': [c.n, 0.5],
+      'reranker.query': c.t,
+      'reranker.input_documents.0.document.content': c.t,
+      'reranker.output_documents.0.document.content': c.t,
+      'tool.name': 'lookup',
+      'tool.description': c.t,
+      'tool.parameters': j({ default: c.t }),
+      'message.content': c.t,
+    },
+  }),
+  'OpenLLMetry / Traceloop': (c) => ({
+    name: 'openai.chat',
+    attributes: {
+      'llm.request.type': 'chat',
+      'traceloop.entity.input': j({ args: [c.t], kwargs: { n: c.n } }),
+      'traceloop.entity.output': c.t,
+      'llm.request.functions.0.name': 'lookup',
+      'llm.request.functions.0.description': c.t,
+      'llm.request.functions.0.parameters': j({ default: c.t }),
+      'documents.0.text': c.t,
+      'documents.0.id': c.t,
+    },
+  }),
+};
+
+/** Content that cannot occur by chance in an item: a marked token and a number with a marked fraction. */
+const content = fc.record({
+  t: fc.stringMatching(/^[a-z]{10}$/).map((s) => `ct-${s}`),
+  n: fc.integer({ min: 100_000_000, max: 999_999_999 }).map((n) => n + 0.125),
+});
+
+describe('captureContent: false, every convention (property)', () => {
+  it('no content value appears anywhere in the item, whichever attributes and events carry it', async () => {
+    const names = Object.keys(REGISTRY);
+    await fc.assert(
+      fc.asyncProperty(content, fc.subarray(names, { minLength: 1 }), async (c, chosen) => {
+        const specs = chosen.map((name) => REGISTRY[name]!(c));
+        const spec: SpanSpec = {
+          name: 'combined',
+          attributes: Object.assign({}, ...specs.map((s) => s.attributes)),
+          events: specs.flatMap((s) => s.events ?? []),
+        };
+        const wire = JSON.stringify(await sent(spec));
+        expect(wire).not.toContain(c.t);
+        expect(wire).not.toContain(String(c.n));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it.each(Object.keys(REGISTRY))('%s: the content is really there with capture on', async (name) => {
+    const c = { t: 'ct-visible', n: 123456789.125 };
+    const wire = JSON.stringify(await sent(REGISTRY[name]!(c), { captureContent: true }));
+    expect(wire).toContain(c.t);
+  });
+});
+
+describe('captureContent: false, the promises one by one', () => {
+  it('keeps structural keys only where the conventions put them, never inside arguments or objects', async () => {
+    const item = await sent({
+      name: 'execute_tool lookup',
+      attributes: {
+        'gen_ai.operation.name': 'execute_tool',
+        'gen_ai.tool.name': 'lookup',
+        'gen_ai.tool.call.arguments': JSON.stringify({ name: 'Alice Smith', id: '123-45-6789', role: 'CFO' }),
+      },
+    });
+    expect(item.input).toEqual({ name: NOT_CAPTURED, id: NOT_CAPTURED, role: NOT_CAPTURED });
+    expect(item.metadata['gen_ai.tool.name']).toBe('lookup');
+    const chat = await sent({ name: 'chat', attributes: { 'gen_ai.input.messages': messages({ t: 'secret', n: 1234.56 }) } });
+    expect(chat.input.messages).toEqual([
+      { role: 'user', parts: [{ type: 'text', content: NOT_CAPTURED }] },
+      { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_1', name: 'lookup', arguments: NOT_CAPTURED }] },
+      { role: 'tool', parts: [{ type: 'tool_call_response', id: 'call_1', response: NOT_CAPTURED }] },
+    ]);
+  });
+
+  it('counts numbers and booleans inside content as content (account_balance: 1234.56 is not sent)', async () => {
+    const item = await sent({ name: 's', attributes: { 'sgp.output': JSON.stringify({ account_balance: 1234.56, vip: true }) } });
+    expect(item.output).toEqual({ account_balance: NOT_CAPTURED, vip: NOT_CAPTURED });
+  });
+
+  it('removes content attributes no mapping rule claims, and keeps what is known not to be content', async () => {
+    const item = await sent({
+      name: 'chat',
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.usage.input_tokens': 12,
+        'gen_ai.response.finish_reasons': ['stop'],
+        'gen_ai.some_future.content': 'leak?',
+        'http.route': '/chat',
+        'llm.invocation_parameters': '{"stop":["leak?"]}',
+        'ai.telemetry.metadata.userId': 'u-1',
+      },
+      links: [{ 'gen_ai.prompt': 'leak?', 'link.reason': 'follows' }],
+    });
+    expect(item.metadata['ai.telemetry.metadata.userId']).toBe('u-1');
+    expect((item.metadata.otel as { links: { attributes: unknown }[] }).links[0]!.attributes).toEqual({ 'link.reason': 'follows' });
+    expect(item.metadata).toMatchObject({
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.request.model': 'gpt-4o',
+      'gen_ai.usage.input_tokens': 12,
+      'gen_ai.response.finish_reasons': ['stop'],
+      'http.route': '/chat',
+      llm: { model: 'gpt-4o', input_tokens: 12 },
+    });
+    expect(JSON.stringify(item)).not.toContain('leak?');
+  });
+
+  it('reduces unknown LLM events to their known non-content attributes', async () => {
+    const item = await sent({
+      name: 'chat',
+      attributes: {},
+      events: [
+        { name: 'gen_ai.future.event', attributes: { text: 'leak?', 'gen_ai.response.id': 'r1' } },
+        { name: 'cache.miss', attributes: { key: 'k1', 'gen_ai.prompt': 'leak?' } },
+      ],
+    });
+    const events = (item.metadata.otel as { events: { name: string; attributes: unknown }[] }).events;
+    expect(events.map((e) => [e.name, e.attributes])).toEqual([
+      ['gen_ai.future.event', { 'gen_ai.response.id': 'r1' }],
+      ['cache.miss', { key: 'k1' }],
+    ]);
+  });
+
+  it('keeps top-level field names, array lengths and the count and size of embeddings', async () => {
+    const item = await sent({
+      name: 'ai.embedMany',
+      attributes: { 'ai.values': [JSON.stringify('a'), JSON.stringify('b')], 'ai.embeddings': ['[0.1,0.2]', '[0.3,0.4]'] },
+    });
+    expect(item.input).toEqual({ values: [NOT_CAPTURED, NOT_CAPTURED] });
+    expect(item.output).toEqual({ embeddings: 2, dimensions: 2 });
+  });
+
+  it('sends an image given as bytes as "[not captured]", not as numbered bytes', async () => {
+    const image = Object.fromEntries([137, 80, 78, 71].map((byte, i) => [String(i), byte]));
+    const item = await sent({
+      name: 'ai.generateText.doGenerate',
+      attributes: { 'ai.prompt.messages': JSON.stringify([{ role: 'user', content: [{ type: 'image', image, mediaType: 'image/png' }] }]) },
+    });
+    expect(item.input.messages).toEqual([{ role: 'user', content: [{ type: 'image', image: NOT_CAPTURED, mediaType: 'image/png' }] }]);
+  });
+});
+
+describe('mask', () => {
+  it('sees every string that is sent: input, output, each metadata string, the name and the group id', async () => {
+    const seen = new Set<string>();
+    const item = await sent(
+      { name: 'chat for alice@example.com', attributes: { 'sgp.input': 'q', 'sgp.group_id': 'alice@example.com', note: 'n' } },
+      {
+        captureContent: true,
+        mask: (value, { field }) => {
+          seen.add(field);
+          return JSON.parse(JSON.stringify(value).replaceAll('alice@example.com', '<email>'));
+        },
+      },
+    );
+    expect([...seen].sort()).toEqual(['group_id', 'input', 'metadata', 'name', 'output']);
+    expect(item.name).toBe('chat for <email>');
+    expect(item.group_id).toBe('<email>');
+    const strings: string[] = [];
+    JSON.stringify(item, (_key, value) => {
+      if (typeof value === 'string') strings.push(value);
+      return value;
+    });
+    expect(strings.join('\n')).not.toContain('alice@example.com');
+  });
+
+  it('leaves the group id out when its mask fails, so unrelated traces are not grouped together', async () => {
+    const item = await sent(
+      { name: 'chat', attributes: { 'sgp.group_id': 'alice@example.com' } },
+      {
+        captureContent: true,
+        mask: (value, { field }) => {
+          if (field === 'group_id') throw new Error('mask bug');
+          return value;
+        },
+      },
+    );
+    expect(item.group_id).toBeUndefined();
+    expect(item.name).toBe('chat');
+  });
+});
