@@ -20,6 +20,25 @@ export interface RetryPolicy {
 
 export type Environment = Record<string, string | undefined>;
 
+export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug';
+const LOG_LEVELS: readonly LogLevel[] = ['none', 'error', 'warn', 'info', 'debug'];
+
+/**
+ * The resource attributes kept by default: what identifies a process (service, deployment, host,
+ * cloud, Kubernetes, FaaS, the telemetry SDK), not what it was run with (`process.command_args`
+ * can hold secrets).
+ */
+export const DEFAULT_RESOURCE_ATTRIBUTES: readonly string[] = [
+  'service.',
+  'deployment.',
+  'host.',
+  'cloud.',
+  'k8s.',
+  'faas.',
+  'telemetry.sdk.',
+  'process.runtime.',
+];
+
 /** Options of {@link SGPSpanExporter}. Each falls back to its environment variable, then its default. */
 export interface SGPExporterOptions {
   /** SGP API key, sent as `x-api-key`. Env `SGP_API_KEY`. */
@@ -58,6 +77,18 @@ export interface SGPExporterOptions {
   clock?: Clock;
   /** Where environment variables are read from. Default `process.env`. */
   env?: Environment;
+  /**
+   * What sgp-otel writes to stderr when no OpenTelemetry diag logger is installed (with one
+   * installed, everything goes to it and its own level applies). Env `SGP_LOG_LEVEL`. Default 'warn'.
+   */
+  logLevel?: LogLevel;
+  /**
+   * Which resource attributes each item carries in `metadata.otel.resource`: 'all', 'none', or a
+   * list of attribute names and prefixes (a name ending in '.' is a prefix). Env
+   * `SGP_RESOURCE_ATTRIBUTES` ('all', 'none' or a comma-separated list). Default: the identity
+   * prefixes in {@link DEFAULT_RESOURCE_ATTRIBUTES}, which leave out the command line.
+   */
+  resourceAttributes?: 'all' | 'none' | readonly string[];
 }
 
 /** Options of {@link SGPSpanProcessor}: the exporter's, plus the queue's. */
@@ -108,7 +139,17 @@ export interface ExporterConfig {
   maxBatchBytes: number;
   /** Connections of the exporter's own agent: one per export the processor runs at once. */
   connections: number;
+  /** Proxy settings from the environment, for the exporter's own agent (ignored with a `dispatcher`). */
+  proxy: { httpProxy?: string; httpsProxy?: string; noProxy?: string } | undefined;
+  /** Which resource attributes to send: every one, or those a name matches. */
+  resourceAttributes: ResourceAttributeFilter;
+  logLevel: LogLevel;
+  /** Environment variables that were malformed and replaced by their default, one message each. */
+  warnings: string[];
 }
+
+/** `true`: every resource attribute; otherwise the names and prefixes (ending in '.') to keep. */
+export type ResourceAttributeFilter = true | readonly string[];
 
 export interface ProcessorConfig {
   maxQueueSize: number;
@@ -119,9 +160,19 @@ export interface ProcessorConfig {
   exportOnStart: boolean;
   exportUnendedOnShutdown: boolean;
   flushOnExit: boolean;
+  logLevel: LogLevel;
+  /** Environment variables that were malformed and replaced by their default, one message each. */
+  warnings: string[];
 }
 
-export type DisabledReason = 'missing_credentials' | 'disabled_by_option' | 'DISABLE_SCALE_TRACING';
+export type DisabledReason =
+  | 'missing_credentials'
+  /** SGP_API_KEY or SGP_ACCOUNT_ID holds a character that cannot be sent in an HTTP header. */
+  | 'invalid_credentials'
+  /** SGP_CLIENT_BASE_URL is not a usable URL; sending to the default instead could reach the wrong place. */
+  | 'invalid_base_url'
+  | 'disabled_by_option'
+  | 'DISABLE_SCALE_TRACING';
 
 interface WholeNumberSetting {
   option: string;
@@ -131,10 +182,24 @@ interface WholeNumberSetting {
   fallback: number;
 }
 
-/** An environment variable's value, with `""` meaning unset (agentex templates pass empty strings). */
-function readEnv(env: Environment, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value.trim() === '' ? undefined : value.trim();
+/**
+ * Environment variables as settings read them. A malformed variable is not the programmer's
+ * error and must never take the host down: as OpenTelemetry does, it is reported (naming the
+ * variable and the value) and the default is used.
+ */
+class EnvSource {
+  readonly warnings: string[] = [];
+  constructor(private readonly values: Environment) {}
+
+  /** The value, with `""` meaning unset (agentex templates pass empty strings). */
+  read(name: string): string | undefined {
+    const value = this.values[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  malformed(name: string, expected: string, raw: string, instead: string): void {
+    this.warnings.push(`Invalid environment variable ${name}: expected ${expected}, got ${JSON.stringify(raw)}; ${instead}`);
+  }
 }
 
 function describeRange(setting: WholeNumberSetting): string {
@@ -143,7 +208,7 @@ function describeRange(setting: WholeNumberSetting): string {
     : `a whole number from ${setting.min} to ${setting.max}`;
 }
 
-function wholeNumber(value: unknown, env: Environment, setting: WholeNumberSetting): number {
+function wholeNumber(value: unknown, env: EnvSource, setting: WholeNumberSetting): number {
   const inRange = (n: number) => Number.isSafeInteger(n) && n >= setting.min && (setting.max === undefined || n <= setting.max);
   if (value !== undefined) {
     if (typeof value === 'number' && inRange(value)) return value;
@@ -151,33 +216,47 @@ function wholeNumber(value: unknown, env: Environment, setting: WholeNumberSetti
       `Invalid option ${setting.option}: expected ${describeRange(setting)}, got ${JSON.stringify(value) ?? String(value)}`,
     );
   }
-  const raw = setting.envVar === undefined ? undefined : readEnv(env, setting.envVar);
+  const raw = setting.envVar === undefined ? undefined : env.read(setting.envVar);
   if (raw === undefined) return setting.fallback;
   const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (inRange(parsed)) return parsed;
-  throw new SGPConfigError(
-    `Invalid environment variable ${setting.envVar}: expected ${describeRange(setting)}, got ${JSON.stringify(raw)}`,
-  );
+  env.malformed(setting.envVar!, describeRange(setting), raw, `using the default (${setting.fallback})`);
+  return setting.fallback;
 }
 
 /** A duration in ms: a whole number a timer can hold (Node wraps anything above 2^31 - 1 ms to 1 ms). */
-function duration(value: unknown, env: Environment, setting: Omit<WholeNumberSetting, 'max'>): number {
+function duration(value: unknown, env: EnvSource, setting: Omit<WholeNumberSetting, 'max'>): number {
   return wholeNumber(value, env, { ...setting, max: MAX_TIMER_MILLIS });
 }
 
 /**
- * Credentials travel as HTTP header values: anything but printable ASCII (a pasted newline, a
- * non-ASCII character) would fail every request. Refused at construction, without echoing the value.
+ * Where a credential cannot travel as an HTTP header value (a pasted newline, a non-ASCII
+ * character): a description of the first such character, never the value itself.
  */
-function checkHeaderSafe(value: string | undefined, source: string): void {
-  if (value === undefined) return;
+function headerUnsafe(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
   for (let i = 0; i < value.length; i += 1) {
     const code = value.charCodeAt(i);
     if (code < 0x20 || code > 0x7e) {
-      const shown = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
-      throw new SGPConfigError(`Invalid ${source}: character ${shown} at position ${i + 1} cannot be sent in an HTTP header`);
+      return `character U+${code.toString(16).toUpperCase().padStart(4, '0')} at position ${i + 1} cannot be sent in an HTTP header`;
     }
   }
+  return undefined;
+}
+
+/** A credential: the option (a bad one throws) or else the variable (a bad one is reported and left unset). */
+function credential(value: unknown, option: string, envVar: string, env: EnvSource, secret: boolean): string | undefined {
+  const fromOption = optionalString(value, option, secret);
+  if (fromOption !== undefined) {
+    const problem = headerUnsafe(fromOption);
+    if (problem) throw new SGPConfigError(`Invalid option ${option}: ${problem}`);
+    return fromOption;
+  }
+  const fromEnv = env.read(envVar);
+  const problem = headerUnsafe(fromEnv);
+  if (problem === undefined) return fromEnv;
+  env.warnings.push(`Invalid environment variable ${envVar}: ${problem}; sgp-otel is disabled`);
+  return undefined;
 }
 
 function optionalString(value: unknown, option: string, secret = false): string | undefined {
@@ -189,16 +268,58 @@ function optionalString(value: unknown, option: string, secret = false): string 
   return value.trim() === '' ? undefined : value.trim();
 }
 
-function booleanSetting(value: unknown, env: Environment, option: string, envVar: string | undefined, fallback: boolean): boolean {
+function booleanSetting(value: unknown, env: EnvSource, option: string, envVar: string | undefined, fallback: boolean): boolean {
   if (value !== undefined) {
     if (typeof value === 'boolean') return value;
     throw new SGPConfigError(`Invalid option ${option}: expected true or false, got ${JSON.stringify(value)}`);
   }
-  const raw = envVar === undefined ? undefined : readEnv(env, envVar)?.toLowerCase();
+  const raw = envVar === undefined ? undefined : env.read(envVar);
   if (raw === undefined) return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new SGPConfigError(`Invalid environment variable ${envVar}: expected true or false, got ${JSON.stringify(raw)}`);
+  const lower = raw.toLowerCase();
+  if (lower === 'true' || lower === '1') return true;
+  if (lower === 'false' || lower === '0') return false;
+  env.malformed(envVar!, 'true or false', raw, `using the default (${fallback})`);
+  return fallback;
+}
+
+function logLevelSetting(value: unknown, env: EnvSource): LogLevel {
+  if (value !== undefined) {
+    if (LOG_LEVELS.includes(value as LogLevel)) return value as LogLevel;
+    throw new SGPConfigError(`Invalid option logLevel: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  const raw = env.read('SGP_LOG_LEVEL');
+  if (raw === undefined) return 'warn';
+  if (LOG_LEVELS.includes(raw.toLowerCase() as LogLevel)) return raw.toLowerCase() as LogLevel;
+  env.malformed('SGP_LOG_LEVEL', `one of ${LOG_LEVELS.join(', ')}`, raw, "using the default ('warn')");
+  return 'warn';
+}
+
+function resourceAttributesSetting(value: unknown, env: EnvSource): ResourceAttributeFilter {
+  if (value !== undefined) {
+    if (value === 'all') return true;
+    if (value === 'none') return [];
+    if (Array.isArray(value) && value.every((name) => typeof name === 'string' && name !== '')) return [...value];
+    throw new SGPConfigError(
+      `Invalid option resourceAttributes: expected 'all', 'none' or a list of attribute names, got ${JSON.stringify(value)}`,
+    );
+  }
+  const raw = env.read('SGP_RESOURCE_ATTRIBUTES');
+  if (raw === undefined) return DEFAULT_RESOURCE_ATTRIBUTES;
+  if (raw.toLowerCase() === 'all') return true;
+  if (raw.toLowerCase() === 'none') return [];
+  const names = raw.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  if (names.length > 0 && names.every((name) => /^[\w.-]+$/.test(name))) return names;
+  env.malformed('SGP_RESOURCE_ATTRIBUTES', "'all', 'none' or a comma-separated list of attribute names", raw, 'using the default');
+  return DEFAULT_RESOURCE_ATTRIBUTES;
+}
+
+/** HTTP(S)_PROXY and NO_PROXY (either case), as undici's environment proxy agent reads them. */
+function proxySetting(env: EnvSource): ExporterConfig['proxy'] {
+  const httpProxy = env.read('HTTP_PROXY') ?? env.read('http_proxy');
+  const httpsProxy = env.read('HTTPS_PROXY') ?? env.read('https_proxy');
+  const noProxy = env.read('NO_PROXY') ?? env.read('no_proxy');
+  if (httpProxy === undefined && httpsProxy === undefined) return undefined;
+  return { httpProxy, httpsProxy, noProxy };
 }
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
@@ -240,20 +361,21 @@ function checkObject(value: unknown, option: string): void {
 
 export function resolveExporterConfig(options: SGPExporterOptions = {}): ExporterConfig {
   checkObject(options, 'options');
-  const env = options.env ?? process.env;
-  const apiKeyOption = optionalString(options.apiKey, 'apiKey', true);
-  const accountIdOption = optionalString(options.accountId, 'accountId');
-  const apiKey = apiKeyOption ?? readEnv(env, 'SGP_API_KEY');
-  const accountId = accountIdOption ?? readEnv(env, 'SGP_ACCOUNT_ID');
-  checkHeaderSafe(apiKey, apiKeyOption !== undefined ? 'option apiKey' : 'environment variable SGP_API_KEY');
-  checkHeaderSafe(accountId, accountIdOption !== undefined ? 'option accountId' : 'environment variable SGP_ACCOUNT_ID');
+  const env = new EnvSource(options.env ?? process.env);
+  const apiKey = credential(options.apiKey, 'apiKey', 'SGP_API_KEY', env, true);
+  const accountId = credential(options.accountId, 'accountId', 'SGP_ACCOUNT_ID', env, false);
+  const credentialsInvalid = env.warnings.length > 0;
   const baseUrlOption = optionalString(options.baseUrl, 'baseUrl');
-  const endpoint =
-    baseUrlOption !== undefined
-      ? spansEndpoint(baseUrlOption, 'option baseUrl')
-      : readEnv(env, 'SGP_CLIENT_BASE_URL') !== undefined
-        ? spansEndpoint(readEnv(env, 'SGP_CLIENT_BASE_URL')!, 'environment variable SGP_CLIENT_BASE_URL')
-        : spansEndpoint(DEFAULT_BASE_URL, 'default base URL');
+  let endpoint: URL | undefined;
+  if (baseUrlOption !== undefined) endpoint = spansEndpoint(baseUrlOption, 'option baseUrl');
+  else if (env.read('SGP_CLIENT_BASE_URL') !== undefined) {
+    try {
+      endpoint = spansEndpoint(env.read('SGP_CLIENT_BASE_URL')!, 'environment variable SGP_CLIENT_BASE_URL');
+    } catch (error) {
+      // Sending to the default instead could deliver to the wrong place: report it and send nothing.
+      env.warnings.push(`${(error as Error).message}; sgp-otel is disabled`);
+    }
+  } else endpoint = spansEndpoint(DEFAULT_BASE_URL, 'default base URL');
 
   if (options.disabled !== undefined && typeof options.disabled !== 'boolean') {
     throw new SGPConfigError(`Invalid option disabled: expected true or false, got ${JSON.stringify(options.disabled)}`);
@@ -272,16 +394,20 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
   const disabledReason: DisabledReason | undefined =
     options.disabled === true
       ? 'disabled_by_option'
-      : options.disabled === undefined && readEnv(env, 'DISABLE_SCALE_TRACING') !== undefined
+      : options.disabled === undefined && env.read('DISABLE_SCALE_TRACING') !== undefined
         ? 'DISABLE_SCALE_TRACING'
-        : missingCredentials.length > 0
-          ? 'missing_credentials'
-          : undefined;
+        : credentialsInvalid
+          ? 'invalid_credentials'
+          : endpoint === undefined
+            ? 'invalid_base_url'
+            : missingCredentials.length > 0
+              ? 'missing_credentials'
+              : undefined;
 
   const allowInsecureHttp = booleanSetting(options.allowInsecureHttp, env, 'allowInsecureHttp', undefined, false);
-  if (disabledReason === undefined && endpoint.protocol === 'http:' && !LOOPBACK_HOSTS.test(endpoint.hostname) && !allowInsecureHttp) {
+  if (disabledReason === undefined && endpoint!.protocol === 'http:' && !LOOPBACK_HOSTS.test(endpoint!.hostname) && !allowInsecureHttp) {
     throw new SGPConfigError(
-      `Refusing to send the SGP API key over plain http to ${endpoint.host}: use an https:// base URL, or set allowInsecureHttp: true`,
+      `Refusing to send the SGP API key over plain http to ${endpoint!.host}: use an https:// base URL, or set allowInsecureHttp: true`,
     );
   }
 
@@ -295,7 +421,7 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
     accountId,
     disabledReason,
     missingCredentials,
-    endpoint,
+    endpoint: endpoint ?? spansEndpoint(DEFAULT_BASE_URL, 'default base URL'),
     timeoutMillis: duration(options.timeoutMillis, env, { option: 'timeoutMillis', min: 1, fallback: 10_000 }),
     exportTimeoutMillis: exportTimeout(options, env),
     retry: {
@@ -321,6 +447,10 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
     }),
     maxBatchBytes: wholeNumber(options.maxBatchBytes, env, { option: 'maxBatchBytes', min: 1024, fallback: 4 * 1024 * 1024 }),
     connections: 1,
+    proxy: proxySetting(env),
+    resourceAttributes: resourceAttributesSetting(options.resourceAttributes, env),
+    logLevel: logLevelSetting(options.logLevel, env),
+    warnings: env.warnings,
   };
 }
 
@@ -329,7 +459,7 @@ function maskOption(mask: unknown): MaskFunction | undefined {
   throw new SGPConfigError(`Invalid option mask: expected a function, got ${JSON.stringify(mask) ?? typeof mask}`);
 }
 
-function exportTimeout(options: SGPExporterOptions, env: Environment): number {
+function exportTimeout(options: SGPExporterOptions, env: EnvSource): number {
   return duration(options.exportTimeoutMillis, env, {
     option: 'exportTimeoutMillis',
     envVar: 'SGP_BSP_EXPORT_TIMEOUT',
@@ -340,14 +470,14 @@ function exportTimeout(options: SGPExporterOptions, env: Environment): number {
 
 export function resolveProcessorConfig(options: SGPSpanProcessorOptions = {}): ProcessorConfig {
   checkObject(options, 'options');
-  const env = options.env ?? process.env;
+  const env = new EnvSource(options.env ?? process.env);
   const maxQueueSize = wholeNumber(options.maxQueueSize, env, {
     option: 'maxQueueSize',
     envVar: 'SGP_BSP_MAX_QUEUE_SIZE',
     min: 1,
     fallback: 4000,
   });
-  const maxExportBatchSize = wholeNumber(options.maxExportBatchSize, env, {
+  let maxExportBatchSize = wholeNumber(options.maxExportBatchSize, env, {
     option: 'maxExportBatchSize',
     envVar: 'SGP_BSP_MAX_EXPORT_BATCH_SIZE',
     min: 1,
@@ -355,9 +485,10 @@ export function resolveProcessorConfig(options: SGPSpanProcessorOptions = {}): P
     fallback: Math.min(50, maxQueueSize),
   });
   if (maxExportBatchSize > maxQueueSize) {
-    throw new SGPConfigError(
-      `Invalid maxExportBatchSize (SGP_BSP_MAX_EXPORT_BATCH_SIZE): ${maxExportBatchSize} is larger than maxQueueSize (${maxQueueSize})`,
-    );
+    const message = `maxExportBatchSize (SGP_BSP_MAX_EXPORT_BATCH_SIZE): ${maxExportBatchSize} is larger than maxQueueSize (${maxQueueSize})`;
+    if (options.maxExportBatchSize !== undefined && options.maxQueueSize !== undefined) throw new SGPConfigError(`Invalid ${message}`);
+    env.warnings.push(`Invalid ${message}; using ${maxQueueSize}`);
+    maxExportBatchSize = maxQueueSize;
   }
   return {
     maxQueueSize,
@@ -379,5 +510,7 @@ export function resolveProcessorConfig(options: SGPSpanProcessorOptions = {}): P
     exportOnStart: booleanSetting(options.exportOnStart, env, 'exportOnStart', 'SGP_EXPORT_ON_START', false),
     exportUnendedOnShutdown: booleanSetting(options.exportUnendedOnShutdown, env, 'exportUnendedOnShutdown', undefined, true),
     flushOnExit: booleanSetting(options.flushOnExit, env, 'flushOnExit', undefined, true),
+    logLevel: logLevelSetting(options.logLevel, env),
+    warnings: env.warnings,
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveExporterConfig, resolveProcessorConfig } from '../src/config.js';
+import { DEFAULT_RESOURCE_ATTRIBUTES, resolveExporterConfig, resolveProcessorConfig } from '../src/config.js';
 import { SGPConfigError } from '../src/errors.js';
 import { SGPSpanProcessor } from '../src/pipeline/processor.js';
 import { API_KEY } from './helpers.js';
@@ -15,6 +15,8 @@ describe('processor configuration', () => {
       exportOnStart: false,
       exportUnendedOnShutdown: true,
       flushOnExit: true,
+      logLevel: 'warn',
+      warnings: [],
     });
   });
 
@@ -61,17 +63,39 @@ describe('processor configuration', () => {
     ['SGP_BSP_MAX_EXPORT_BATCH_SIZE', '-5'],
     ['SGP_BSP_SCHEDULE_DELAY', '4s'],
     ['SGP_BSP_EXPORT_TIMEOUT', '0'],
-  ])('rejects %s=%s naming the variable and value', (name, value) => {
-    expect(() => resolveProcessorConfig({ env: { [name]: value } })).toThrow(
-      `Invalid environment variable ${name}: expected a whole number`,
-    );
-    expect(() => resolveProcessorConfig({ env: { [name]: value } })).toThrow(`got "${value}"`);
+  ])('%s=%s: warns naming the variable and value, and uses the default (never throws)', (name, value) => {
+    const config = resolveProcessorConfig({ env: { [name]: value } });
+    const defaults = resolveProcessorConfig({ env: {} });
+    expect(config).toEqual({ ...defaults, warnings: config.warnings });
+    expect(config.warnings).toHaveLength(1);
+    expect(config.warnings[0]).toMatch(new RegExp(`^Invalid environment variable ${name}: expected a whole number .*, got "${value}"; using the default \\(\\d+\\)$`));
   });
 
-  it('rejects SGP_EXPORT_ON_START values that are not true/false/1/0', () => {
-    expect(() => resolveProcessorConfig({ env: { SGP_EXPORT_ON_START: 'yes' } })).toThrow(
-      'Invalid environment variable SGP_EXPORT_ON_START: expected true or false, got "yes"',
-    );
+  it('SGP_EXPORT_ON_START=yes: warns and uses the default', () => {
+    const config = resolveProcessorConfig({ env: { SGP_EXPORT_ON_START: 'yes' } });
+    expect(config.exportOnStart).toBe(false);
+    expect(config.warnings).toEqual(['Invalid environment variable SGP_EXPORT_ON_START: expected true or false, got "yes"; using the default (false)']);
+  });
+
+  it('SGP_BSP_MAX_EXPORT_BATCH_SIZE above SGP_BSP_MAX_QUEUE_SIZE: warns and uses the queue size', () => {
+    const config = resolveProcessorConfig({ env: { SGP_BSP_MAX_QUEUE_SIZE: '20', SGP_BSP_MAX_EXPORT_BATCH_SIZE: '100' } });
+    expect(config).toMatchObject({ maxQueueSize: 20, maxExportBatchSize: 20 });
+    expect(config.warnings).toEqual(['Invalid maxExportBatchSize (SGP_BSP_MAX_EXPORT_BATCH_SIZE): 100 is larger than maxQueueSize (20); using 20']);
+  });
+
+  it('SGP_LOG_LEVEL and SGP_RESOURCE_ATTRIBUTES: read, and a bad value warns and falls back', () => {
+    expect(resolveProcessorConfig({ env: { SGP_LOG_LEVEL: 'DEBUG' } }).logLevel).toBe('debug');
+    const bad = resolveProcessorConfig({ env: { SGP_LOG_LEVEL: 'loud' } });
+    expect(bad.logLevel).toBe('warn');
+    expect(bad.warnings[0]).toContain('Invalid environment variable SGP_LOG_LEVEL: expected one of none, error, warn, info, debug, got "loud"');
+    expect(resolveExporterConfig({ env: { SGP_RESOURCE_ATTRIBUTES: 'all' } }).resourceAttributes).toBe(true);
+    expect(resolveExporterConfig({ env: { SGP_RESOURCE_ATTRIBUTES: 'none' } }).resourceAttributes).toEqual([]);
+    expect(resolveExporterConfig({ env: { SGP_RESOURCE_ATTRIBUTES: 'service.name, host.' } }).resourceAttributes).toEqual(['service.name', 'host.']);
+    const badList = resolveExporterConfig({ env: { SGP_RESOURCE_ATTRIBUTES: 'a b;c' } });
+    expect(badList.resourceAttributes).toEqual(DEFAULT_RESOURCE_ATTRIBUTES);
+    expect(badList.warnings[0]).toContain('Invalid environment variable SGP_RESOURCE_ATTRIBUTES');
+    expect(() => resolveExporterConfig({ env: {}, logLevel: 'loud' as never })).toThrow('Invalid option logLevel');
+    expect(() => resolveExporterConfig({ env: {}, resourceAttributes: 'some' as never })).toThrow('Invalid option resourceAttributes');
   });
 
   it('throws from the SGPSpanProcessor constructor', () => {
@@ -141,10 +165,12 @@ describe('exporter configuration', () => {
     expect(resolveExporterConfig({ env: {}, baseUrl: 'http://sgp.example.com' }).disabledReason).toBe('missing_credentials');
   });
 
-  it('names SGP_CLIENT_BASE_URL when the bad URL came from the environment, without its password', () => {
-    expect(() => resolveExporterConfig({ env: { SGP_CLIENT_BASE_URL: 'ws://user:hunter2@example.com' } })).toThrow(
-      'Invalid environment variable SGP_CLIENT_BASE_URL: expected an http(s) URL, got "ws://example.com"',
-    );
+  it('a bad SGP_CLIENT_BASE_URL disables sgp-otel with a warning naming it, without its password', () => {
+    const config = resolveExporterConfig({ env: { SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'a', SGP_CLIENT_BASE_URL: 'ws://user:hunter2@example.com' } });
+    expect(config.disabledReason).toBe('invalid_base_url');
+    expect(config.warnings).toEqual([
+      'Invalid environment variable SGP_CLIENT_BASE_URL: expected an http(s) URL, got "ws://example.com"; sgp-otel is disabled',
+    ]);
   });
 
   it('never shows the API key in an error about it', () => {
@@ -172,11 +198,13 @@ describe('durations a timer can hold', () => {
     expect(() => resolveExporterConfig({ env: {}, [option]: 2 ** 31 })).toThrow('to 2147483647, got 2147483648');
   });
 
-  it('refuses SGP_BSP_SCHEDULE_DELAY and SGP_BSP_EXPORT_TIMEOUT above 2^31 - 1', () => {
-    expect(() => resolveProcessorConfig({ env: { SGP_BSP_SCHEDULE_DELAY: '9999999999' } })).toThrow(
-      'Invalid environment variable SGP_BSP_SCHEDULE_DELAY: expected a whole number from 0 to 2147483647, got "9999999999"',
-    );
-    expect(() => resolveProcessorConfig({ env: { SGP_BSP_EXPORT_TIMEOUT: '2147483648' } })).toThrow('SGP_BSP_EXPORT_TIMEOUT');
+  it('refuses SGP_BSP_SCHEDULE_DELAY and SGP_BSP_EXPORT_TIMEOUT above 2^31 - 1, with a warning and the default', () => {
+    const config = resolveProcessorConfig({ env: { SGP_BSP_SCHEDULE_DELAY: '9999999999', SGP_BSP_EXPORT_TIMEOUT: '2147483648' } });
+    expect(config).toMatchObject({ scheduledDelayMillis: 4000, exportTimeoutMillis: 30000 });
+    expect(config.warnings).toEqual([
+      'Invalid environment variable SGP_BSP_SCHEDULE_DELAY: expected a whole number from 0 to 2147483647, got "9999999999"; using the default (4000)',
+      'Invalid environment variable SGP_BSP_EXPORT_TIMEOUT: expected a whole number from 1 to 2147483647, got "2147483648"; using the default (30000)',
+    ]);
   });
 });
 
@@ -184,8 +212,6 @@ describe('credentials that cannot travel in a header', () => {
   it.each([
     [{ apiKey: 'sk-abc\r\nx-evil: 1', accountId: 'acct' }, 'Invalid option apiKey: character U+000D at position 7 cannot be sent in an HTTP header'],
     [{ apiKey: 'sk-abc', accountId: 'accté' }, 'Invalid option accountId: character U+00E9 at position 5 cannot be sent in an HTTP header'],
-    [{ env: { SGP_API_KEY: 'sk-\u200bkey', SGP_ACCOUNT_ID: 'a' } }, 'Invalid environment variable SGP_API_KEY: character U+200B at position 4'],
-    [{ env: { SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'acct\nother' } }, 'Invalid environment variable SGP_ACCOUNT_ID: character U+000A at position 5'],
   ])('%j is an SGPConfigError naming the setting, never echoing the key', (options, message) => {
     const build = () => new SGPSpanProcessor({ env: {}, ...options });
     expect(build).toThrow(SGPConfigError);
@@ -199,18 +225,30 @@ describe('credentials that cannot travel in a header', () => {
   });
 });
 
-describe('a base URL with credentials in it', () => {
+describe('credentials in the environment that cannot travel in a header', () => {
   it.each([
-    [{ baseUrl: 'https://user:hunter2@sgp.example.com' }, 'option baseUrl'],
-    [{ env: { SGP_CLIENT_BASE_URL: 'https://hunter2@sgp.example.com/x' } }, 'environment variable SGP_CLIENT_BASE_URL'],
-  ])('%j is refused, and the password is never shown', (options, source) => {
-    const build = () => resolveExporterConfig({ env: {}, apiKey: 'k', accountId: 'a', ...options });
+    [{ SGP_API_KEY: 'sk-\u200bkey', SGP_ACCOUNT_ID: 'a' }, 'Invalid environment variable SGP_API_KEY: character U+200B at position 4 cannot be sent in an HTTP header; sgp-otel is disabled'],
+    [{ SGP_API_KEY: 'sk-abc', SGP_ACCOUNT_ID: 'acct\nother' }, 'Invalid environment variable SGP_ACCOUNT_ID: character U+000A at position 5 cannot be sent in an HTTP header; sgp-otel is disabled'],
+  ])('%j disables sgp-otel with a warning naming the variable, never the key (the host keeps running)', (env, warning) => {
+    const config = resolveExporterConfig({ env });
+    expect(config.disabledReason).toBe('invalid_credentials');
+    expect(config.warnings).toEqual([warning]);
+    expect(new SGPSpanProcessor({ env }).getStats()).toMatchObject({ enabled: false, disabledReason: 'invalid_credentials' });
+  });
+});
+
+describe('a base URL with credentials in it', () => {
+  it('is refused as an option, and the password is never shown', () => {
+    const build = () => resolveExporterConfig({ env: {}, apiKey: 'k', accountId: 'a', baseUrl: 'https://user:hunter2@sgp.example.com' });
     expect(build).toThrow(SGPConfigError);
-    expect(build).toThrow(`Invalid ${source}: a user name or password in the URL is not supported`);
-    try {
-      build();
-    } catch (error) {
-      expect((error as Error).message).not.toContain('hunter2');
-    }
+    expect(build).toThrow('Invalid option baseUrl: a user name or password in the URL is not supported');
+    expect(() => build()).not.toThrow(/hunter2/);
+  });
+
+  it('disables sgp-otel from the environment, and the password is never shown', () => {
+    const config = resolveExporterConfig({ env: { SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'a', SGP_CLIENT_BASE_URL: 'https://hunter2@sgp.example.com/x' } });
+    expect(config.disabledReason).toBe('invalid_base_url');
+    expect(config.warnings[0]).toContain('Invalid environment variable SGP_CLIENT_BASE_URL: a user name or password in the URL is not supported');
+    expect(config.warnings[0]).not.toContain('hunter2');
   });
 });

@@ -35,10 +35,23 @@ describe('npx sgp-otel doctor', () => {
     const url = server.url.replace('http://', 'http://user:hunter2-secret@');
     const { code, out } = await doctor({ SGP_API_KEY: KEY, SGP_ACCOUNT_ID: 'acct-1', SGP_CLIENT_BASE_URL: url });
     expect(code).toBe(1);
-    expect(out).toContain('a user name or password in the URL is not supported');
+    expect(out).toContain('FAIL  Invalid environment variable SGP_CLIENT_BASE_URL: a user name or password in the URL is not supported');
     expect(out).not.toContain('hunter2-secret');
     expect(out).not.toContain(KEY);
     expect(server.requests).toHaveLength(0);
+  });
+
+  it('checks every setting the processor reads: a malformed variable is a FAIL naming it, and the exit code says so', async () => {
+    const { code, out } = await doctor({
+      SGP_API_KEY: KEY,
+      SGP_ACCOUNT_ID: 'acct-1',
+      SGP_CLIENT_BASE_URL: server.url,
+      SGP_BSP_MAX_QUEUE_SIZE: 'abc',
+      SGP_CAPTURE_CONTENT: 'no',
+    });
+    expect(code).toBe(1);
+    expect(out).toContain('FAIL  Invalid environment variable SGP_BSP_MAX_QUEUE_SIZE: expected a whole number >= 1, got "abc"; using the default (4000)');
+    expect(out).toContain('FAIL  Invalid environment variable SGP_CAPTURE_CONTENT: expected true or false, got "no"; using the default (true)');
   });
 
   it('with a wrong key: exit 2, says the key was refused, never prints it', async () => {
@@ -53,7 +66,7 @@ describe('npx sgp-otel doctor', () => {
     const { code, out } = await doctor({ SGP_API_KEY: KEY, SGP_ACCOUNT_ID: 'acct-1', SGP_CLIENT_BASE_URL: server.url });
     expect(code).toBe(0);
     expect(out).toContain('ok    SGP accepted the credentials and a test span "sgp-otel doctor"');
-    expect(out).toMatch(/ok {4}a batch took \d+ ms to deliver/);
+    expect(out).toMatch(/ok {4}the test span took \d+ ms to deliver/);
     expect(out).not.toContain(KEY);
     expect(server.items.map((i) => i.name)).toEqual(['sgp-otel doctor']);
   });
@@ -62,6 +75,7 @@ describe('npx sgp-otel doctor', () => {
     const { code, out } = await doctor({ SGP_API_KEY: KEY, SGP_ACCOUNT_ID: 'acct-1', SGP_CLIENT_BASE_URL: server.url }, '--dry-run');
     expect(code).toBe(0);
     expect(out).toContain('dry run: an empty batch, nothing written');
+    expect(out).not.toMatch(/deliver/);
     expect(server.requests.map((r) => r.ids.length)).toEqual([0]);
     expect(server.items).toEqual([]);
   });

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
@@ -175,3 +176,30 @@ export async function eventually(condition: () => boolean): Promise<void> {
     await nextTurn();
   }
 }
+
+export interface ProgramEnded {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `node args` as a user would (plain node, default flags), with `env` added to this
+ * process's environment less anything that would change sgp-otel's or OpenTelemetry's behaviour.
+ */
+export function runProgram(args: string[], env: Record<string, string>): Promise<ProgramEnded> {
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^(SGP_|OTEL_|DISABLE_SCALE_TRACING$|https?_proxy$|no_proxy$)/i.test(name)),
+  );
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { encoding: 'utf8', env: { ...base, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Arguments that run `source` as an ES module. */
+export const esm = (source: string): string[] => ['--input-type=module', '-e', source];
+/** Arguments that run `source` as CommonJS, inside an async function. */
+export const cjs = (source: string): string[] => ['-e', `(async () => {\n${source}\n})();`];

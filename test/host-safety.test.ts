@@ -1,28 +1,10 @@
-import { execFile } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
+import { cjs, esm, runProgram as run } from './helpers.js';
 
 // Programs run as users run them: plain `node`, default flags, the built package (`npm test` builds
 // first). What is checked is how each one ends and what reached the server.
-
-interface Ended {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string>): Promise<Ended> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const esm = (source: string) => ['--input-type=module', '-e', source];
-const cjs = (source: string) => ['-e', `(async () => {\n${source}\n})();`];
 
 let server: SGPTestServer;
 beforeAll(async () => {

@@ -1,10 +1,11 @@
-import { context, diag } from '@opentelemetry/api';
+import { context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ExporterConfig, SGPExporterOptions } from '../config.js';
 import { resolveExporterConfig } from '../config.js';
 import { SGPExportError } from '../errors.js';
+import { createLogger, logSoon } from '../log.js';
 import type { FinalAction } from './classify.js';
 import { classifyFailure } from './classify.js';
 import type { EncodedRecord, ExportRecord } from './encode.js';
@@ -70,7 +71,8 @@ export class SGPSpanExporter implements SpanExporter {
     const resolved = (options as { [RESOLVED_CONFIG]?: ExporterConfig })[RESOLVED_CONFIG];
     this.config = resolved ?? resolveExporterConfig(options);
     this.disabledReason = this.config.disabledReason;
-    if (resolved === undefined) announceDisabled(this.config, 'SGPSpanExporter');
+    const log = createLogger(this.config.logLevel);
+    if (resolved === undefined) logSoon(log, startupMessages(this.config.warnings, this.config, 'SGPSpanExporter'));
     if (this.config.disabledReason === undefined) {
       const transport = new SGPTransport({
         endpoint: this.config.endpoint,
@@ -79,12 +81,14 @@ export class SGPSpanExporter implements SpanExporter {
         headers: this.config.headers,
         dispatcher: this.config.dispatcher,
         connections: this.config.connections,
+        proxy: this.config.proxy,
         clock: this.config.clock,
       });
       this.transport = new RetryingTransport(transport, {
         policy: this.config.retry,
         requestTimeoutMillis: this.config.timeoutMillis,
         clock: this.config.clock,
+        log,
       });
     }
   }
@@ -250,21 +254,38 @@ export function isSGPSpanExporter(exporter: unknown): exporter is SGPSpanExporte
   return typeof exporter === 'object' && exporter !== null && SGP_EXPORTER_BRAND in exporter;
 }
 
-/** The one message a disabled exporter or processor logs at construction. */
-export function announceDisabled(config: ExporterConfig, component: string): void {
+/**
+ * What an exporter or processor says once it is built: each malformed environment variable, and
+ * why it is disabled (a bad variable that disabled it already says so).
+ */
+export function startupMessages(
+  warnings: readonly string[],
+  config: ExporterConfig,
+  component: string,
+): { level: 'warn' | 'info'; text: string }[] {
+  const messages: { level: 'warn' | 'info'; text: string }[] = [...new Set(warnings)].map((warning) => ({
+    level: 'warn',
+    text: `sgp-otel: ${warning}`,
+  }));
+  const missing = config.missingCredentials;
   switch (config.disabledReason) {
     case 'missing_credentials':
-      diag.warn(
-        `sgp-otel: ${component} is disabled: ${config.missingCredentials.join(' and ')} ${config.missingCredentials.length > 1 ? 'are' : 'is'} not set (pass ${config.missingCredentials.map((name) => (name === 'SGP_API_KEY' ? 'apiKey' : 'accountId')).join('/')} or set the environment variable). No spans will be sent.`,
-      );
+      messages.push({
+        level: 'warn',
+        text: `sgp-otel: ${component} is disabled: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set (pass ${missing.map((name) => (name === 'SGP_API_KEY' ? 'apiKey' : 'accountId')).join('/')} or set the environment variable). No spans will be sent.`,
+      });
       break;
     case 'DISABLE_SCALE_TRACING':
-      diag.info(`sgp-otel: ${component} is disabled because DISABLE_SCALE_TRACING is set. No spans will be sent.`);
+      messages.push({ level: 'info', text: `sgp-otel: ${component} is disabled because DISABLE_SCALE_TRACING is set. No spans will be sent.` });
       break;
     case 'disabled_by_option':
-      diag.info(`sgp-otel: ${component} is disabled by its "disabled" option. No spans will be sent.`);
+      messages.push({ level: 'info', text: `sgp-otel: ${component} is disabled by its "disabled" option. No spans will be sent.` });
       break;
+    case 'invalid_credentials':
+    case 'invalid_base_url':
     case undefined:
       break;
   }
+  return messages;
 }
+

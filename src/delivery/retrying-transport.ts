@@ -1,7 +1,7 @@
-import { diag } from '@opentelemetry/api';
 import type { Clock } from '../clock.js';
 import type { RetryPolicy } from '../config.js';
 import { SGPExportError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { decideRetry, serverRequestedWait } from './retry.js';
 import type { SGPTransport } from './transport.js';
 import { SHUTDOWN } from './transport.js';
@@ -18,6 +18,7 @@ export interface RetryingTransportOptions {
   /** Deadline of one HTTP attempt. */
   requestTimeoutMillis: number;
   clock: Clock;
+  log: Logger;
 }
 
 /**
@@ -63,7 +64,7 @@ export class RetryingTransport {
         const why = decision.reason === 'deadline' ? 'export deadline' : 'attempts exhausted';
         return { attempts, error: failure.withMessage(`${failure.message} (gave up after ${plural(attempts, 'attempt')}: ${why})`) };
       }
-      diag.debug(`sgp-otel: ${failure.message}; retrying in ${decision.delayMillis} ms (attempt ${attempts + 1} of ${policy.maxAttempts})`);
+      this.options.log.debug(`sgp-otel: ${failure.message}; retrying in ${decision.delayMillis} ms (attempt ${attempts + 1} of ${policy.maxAttempts})`);
       await this.wait(decision.delayMillis);
       if (this.aborted) return { attempts, error: abortedError() };
     }

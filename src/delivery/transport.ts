@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, EnvHttpProxyAgent, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import { SGPExportError } from '../errors.js';
@@ -20,6 +20,8 @@ export interface TransportOptions {
   dispatcher: Dispatcher | undefined;
   /** Connections of that agent. */
   connections: number;
+  /** HTTP(S)_PROXY / NO_PROXY from the environment: the agent goes through the proxy they name. */
+  proxy: { httpProxy?: string; httpsProxy?: string; noProxy?: string } | undefined;
   /** Times each request's deadline. */
   clock: Clock;
 }
@@ -55,9 +57,14 @@ export class SGPTransport {
     // A fixed number of connections, one per export the processor runs at once: undici's pool
     // would otherwise open another socket when a batch is sent in the same tick the previous one
     // finished. 15 s keep-alive outlives the 4 s flush cadence, so one TLS handshake serves many batches.
+    const agentOptions = { connections: options.connections, keepAliveTimeout: 15_000, keepAliveMaxTimeout: 60_000 };
+    const { proxy } = options;
+    // Empty strings, not undefined: undici would otherwise read process.env itself, ignoring the `env` option.
     this.dispatcher =
       options.dispatcher ??
-      new Agent({ connections: options.connections, keepAliveTimeout: 15_000, keepAliveMaxTimeout: 60_000 });
+      (proxy
+        ? new EnvHttpProxyAgent({ ...agentOptions, httpProxy: proxy.httpProxy ?? '', httpsProxy: proxy.httpsProxy ?? '', noProxy: proxy.noProxy ?? '' })
+        : new Agent(agentOptions));
   }
 
   /**

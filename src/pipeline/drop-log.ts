@@ -1,7 +1,7 @@
-import { diag } from '@opentelemetry/api';
+import type { Logger } from '../log.js';
 
 /**
- * Reports dropped spans through `diag.warn`, at most once per interval for each reason, with the
+ * Reports dropped spans as warnings, at most once per interval for each reason, with the
  * count since the last report. The first drop of a reason is reported at once; later ones are
  * summed until the interval has passed and `flush()` or another drop of that reason reports them.
  */
@@ -12,6 +12,7 @@ export class DropLog {
   constructor(
     private readonly intervalMillis: number,
     private readonly now: () => number,
+    private readonly log: Logger,
   ) {}
 
   record(reason: string, count: number, detail: string): void {
@@ -39,6 +40,6 @@ export class DropLog {
     if (!force && last !== undefined && now - last < this.intervalMillis) return;
     this.pending.delete(reason);
     this.lastReported.set(reason, now);
-    diag.warn(`sgp-otel: dropped ${entry.count} span${entry.count === 1 ? '' : 's'} (${reason}): ${entry.detail}`);
+    this.log.warn(`sgp-otel: dropped ${entry.count} span${entry.count === 1 ? '' : 's'} (${reason}): ${entry.detail}`);
   }
 }

@@ -1,4 +1,4 @@
-import { diag, TraceFlags } from '@opentelemetry/api';
+import { TraceFlags } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
@@ -6,8 +6,10 @@ import { systemClock } from '../clock.js';
 import type { DisabledReason, ProcessorConfig, SGPSpanProcessorOptions } from '../config.js';
 import { resolveExporterConfig, resolveProcessorConfig } from '../config.js';
 import type { ExportRecord, ExportReport } from '../delivery/exporter.js';
-import { announceDisabled, exporterFromConfig, isSGPSpanExporter } from '../delivery/exporter.js';
-import { SGPConfigError } from '../errors.js';
+import { exporterFromConfig, isSGPSpanExporter, startupMessages } from '../delivery/exporter.js';
+import { SGPConfigError, SGPExportError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createLogger, logSoon } from '../log.js';
 import { registerExitFlush } from './exit-flush.js';
 import { FlushTracker } from './flush-tracker.js';
 import { InProgressRecord, OpenSpans } from './in-progress.js';
@@ -58,6 +60,9 @@ export class SGPSpanProcessor implements SpanProcessor {
   private readonly filter: SpanFilter | undefined;
   private readonly openSpans: OpenSpans | undefined;
   private readonly unregisterExitFlush: () => void;
+  private readonly log: Logger;
+  /** SGP refused the credentials and no batch has been taken since: said once, not per batch. */
+  private credentialsRefused = false;
   private state: 'running' | 'shutting_down' | 'shut_down';
   private shutdownPromise: Promise<void> | undefined;
 
@@ -83,7 +88,8 @@ export class SGPSpanProcessor implements SpanProcessor {
   constructor(options: SGPSpanProcessorOptions = {}) {
     this.config = resolveProcessorConfig(options);
     this.clock = options.clock ?? systemClock;
-    this.stats = new ProcessorStats(Math.max(1000, this.config.scheduledDelayMillis), () => this.clock.now());
+    this.log = createLogger(this.config.logLevel);
+    this.stats = new ProcessorStats(Math.max(1000, this.config.scheduledDelayMillis), () => this.clock.now(), this.log);
     this.filter = SpanFilter.fromOption(options.shouldExportSpan, Math.max(10_000, this.config.maxQueueSize), (error) =>
       this.stats.note('shouldExportSpan threw; span kept', error instanceof Error ? error.message : String(error)),
     );
@@ -94,10 +100,11 @@ export class SGPSpanProcessor implements SpanProcessor {
       }
       exporter = options.exporter;
       this.disabledReason = isSGPSpanExporter(exporter) ? exporter.disabledReason : undefined;
+      logSoon(this.log, this.config.warnings.map((warning) => ({ level: 'warn', text: `sgp-otel: ${warning}` })));
     } else {
       const exporterConfig = resolveExporterConfig(options);
       this.disabledReason = exporterConfig.disabledReason;
-      announceDisabled(exporterConfig, 'SGPSpanProcessor');
+      logSoon(this.log, startupMessages([...this.config.warnings, ...exporterConfig.warnings], exporterConfig, 'SGPSpanProcessor'));
       if (this.disabledReason === undefined) {
         exporter = exporterFromConfig({ ...exporterConfig, connections: this.exportSlots() });
       }
@@ -266,7 +273,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     if (this.state !== 'running' || this.accepted === this.exitFlushMark || this.lowestPending() >= this.accepted) return;
     this.exitFlushMark = this.accepted;
     this.forceFlush().catch((error: unknown) => {
-      diag.warn(`sgp-otel: flush at process exit incomplete: ${error instanceof Error ? error.message : String(error)}`);
+      this.log.warn(`sgp-otel: flush at process exit incomplete: ${error instanceof Error ? error.message : String(error)}`);
     });
   }
 
@@ -415,6 +422,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     stats.exportRequests += report.requests;
     stats.retries += report.retries;
     if (report.error) stats.recordError(report.error);
+    this.noteCredentials(report);
     const detail = report.error?.message ?? 'unknown error';
     const drops: Partial<Record<DropReason, number>> = {};
     const held: QueueEntry[] = [];
@@ -443,12 +451,25 @@ export class SGPSpanProcessor implements SpanProcessor {
       this.outageRounds += 1;
       this.pausedUntil = this.clock.now() + outageCooldownMillis(this.outageRounds);
       if (this.outageRounds === 1) {
-        diag.warn(`sgp-otel: SGP is unreachable (${detail}); holding spans and retrying, up to maxQueueSize (${this.config.maxQueueSize})`);
+        this.log.warn(`sgp-otel: SGP is unreachable (${detail}); holding spans and retrying, up to maxQueueSize (${this.config.maxQueueSize})`);
       }
     } else if (this.outageRounds > 0 && this.held.length === 0 && this.heldInFlight === (carriesHeld ? 1 : 0)) {
       // The outage ends when no held span is left, waiting or in flight.
-      diag.info(`sgp-otel: SGP is reachable again after ${this.outageRounds} failed round${this.outageRounds === 1 ? '' : 's'}`);
+      this.log.info(`sgp-otel: SGP is reachable again after ${this.outageRounds} failed round${this.outageRounds === 1 ? '' : 's'}`);
       this.outageRounds = 0;
+    }
+  }
+
+  /** Says once that SGP refused the key or account (401/403), until SGP takes a batch again. */
+  private noteCredentials(report: ExportReport): void {
+    const { error } = report;
+    if (error instanceof SGPExportError && error.kind === 'http' && (error.status === 401 || error.status === 403)) {
+      if (this.credentialsRefused) return;
+      this.credentialsRefused = true;
+      const check = error.status === 401 ? 'check SGP_API_KEY (apiKey): the key is wrong or revoked' : 'check SGP_ACCOUNT_ID (accountId): the key has no access to it';
+      this.log.warn(`sgp-otel: SGP refused the credentials (HTTP ${error.status}): ${check}. Spans are dropped until this is fixed.`);
+    } else if (report.outcomes.includes('exported')) {
+      this.credentialsRefused = false;
     }
   }
 
@@ -477,7 +498,7 @@ export class SGPSpanProcessor implements SpanProcessor {
 
 /** The last line of defence: a bug of ours is logged, never an unhandled rejection in the host. */
 function reportInternalError(error: unknown): void {
-  diag.error(`sgp-otel: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  createLogger('error').error(`sgp-otel: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 }
 
 function noop(): void {}

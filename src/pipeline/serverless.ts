@@ -1,6 +1,6 @@
-import { diag } from '@opentelemetry/api';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
+import { createLogger } from '../log.js';
 
 /** Anything with OpenTelemetry's forceFlush: a tracer provider, NodeSDK's provider, or the processor itself. */
 export interface Flushable {
@@ -18,18 +18,19 @@ export interface WithSGPFlushOptions {
 
 /**
  * Flushes `provider`, never longer than `timeoutMillis` and never throwing: a failed or slow
- * flush is reported through `diag.warn` and the caller goes on.
+ * flush is reported as a warning (diag, or stderr without a diag logger) and the caller goes on.
  */
 async function flushWithin(provider: Flushable, timeoutMillis: number, clock: Clock): Promise<void> {
+  const log = createLogger('warn');
   let cancel = (): void => undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     cancel = clock.schedule(() => resolve('timeout'), timeoutMillis);
   });
   try {
     const outcome = await Promise.race([provider.forceFlush().then(() => 'done' as const), timeout]);
-    if (outcome === 'timeout') diag.warn(`sgp-otel: flush did not finish within ${timeoutMillis} ms; some spans may be lost when the runtime freezes`);
+    if (outcome === 'timeout') log.warn(`sgp-otel: flush did not finish within ${timeoutMillis} ms; some spans may be lost when the runtime freezes`);
   } catch (error) {
-    diag.warn(`sgp-otel: flush after the handler failed: ${error instanceof Error ? error.message : String(error)}`);
+    log.warn(`sgp-otel: flush after the handler failed: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
     cancel();
   }

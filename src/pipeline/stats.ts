@@ -1,6 +1,7 @@
 import type { DisabledReason } from '../config.js';
 import type { SGPExportErrorKind } from '../errors.js';
 import { SGPExportError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { DropLog } from './drop-log.js';
 
 /** The most recent failure, for a status page or a log line. Never contains the API key. */
@@ -84,8 +85,9 @@ export class ProcessorStats {
   constructor(
     reportIntervalMillis: number,
     private readonly now: () => number,
+    log: Logger,
   ) {
-    this.dropLog = new DropLog(reportIntervalMillis, now);
+    this.dropLog = new DropLog(reportIntervalMillis, now, log);
   }
 
   drop(reason: DropReason, count: number, detail: string): void {

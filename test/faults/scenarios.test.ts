@@ -121,8 +121,9 @@ describe('fault injection', () => {
     expect(rig.server.requests.map((r) => r.status)).toEqual([401, 401, 401, 401]);
     expect(rig.processor.getStats()).toMatchObject({ exported: 0, retries: 0, dropped: { rejected: 200 } });
     const warnings = rig.diag.at('warn');
-    expect(warnings.length).toBeLessThanOrEqual(2);
-    expect(warnings[0]).toContain('(rejected by SGP): SGP answered HTTP 401: Invalid API key');
+    expect(warnings.length).toBeLessThanOrEqual(3);
+    expect(warnings[0]).toBe('sgp-otel: SGP refused the credentials (HTTP 401): check SGP_API_KEY (apiKey): the key is wrong or revoked. Spans are dropped until this is fixed.');
+    expect(warnings[1]).toContain('(rejected by SGP): SGP answered HTTP 401: Invalid API key');
     rig.check();
   });
 
