@@ -6,6 +6,8 @@ import { SGPConfigError } from './errors.js';
 import type { MaskFunction } from './mapping/prepare.js';
 
 export const DEFAULT_BASE_URL = 'https://api.egp.scale.com';
+/** Largest queue: far beyond any real need, and small enough to allocate. */
+export const MAX_QUEUE_SIZE = 1_000_000;
 /** The server rejects a request with more items than this (422). */
 export const SERVER_MAX_ITEMS_PER_REQUEST = 1000;
 
@@ -326,7 +328,8 @@ const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /** The URL as the user wrote it, minus any user:password part, so an error message never leaks one. */
 function redactUrl(raw: string): string {
-  return raw.replace(/\/\/[^/@]*@/, '//');
+  // Up to the last '@' before the path: a password may contain '@' itself.
+  return raw.replace(/\/\/[^/]*@/, '//');
 }
 
 /** `{baseUrl}/v5/spans/batch`, keeping any path prefix of the base URL. */
@@ -351,6 +354,25 @@ export function spansEndpoint(baseUrl: string, source: string): URL {
   url.search = '';
   url.hash = '';
   return url;
+}
+
+/** An HTTP token, as a header name must be. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers undici manages itself and refuses to take from a caller. */
+const UNSETTABLE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect', 'te', 'trailer', 'proxy-connection']);
+
+/** Extra headers that every request could carry: a bad one would otherwise fail each request as if SGP were down. */
+function checkHeaders(headers: unknown): void {
+  checkObject(headers, 'headers');
+  for (const [name, value] of Object.entries((headers ?? {}) as Record<string, unknown>)) {
+    const shown = JSON.stringify(name);
+    if (typeof value !== 'string') throw new SGPConfigError(`Invalid option headers: header ${shown} must be a string`);
+    if (!HEADER_NAME.test(name)) throw new SGPConfigError(`Invalid option headers: ${shown} is not a valid header name`);
+    if (UNSETTABLE_HEADERS.has(name.toLowerCase())) throw new SGPConfigError(`Invalid option headers: ${shown} cannot be set`);
+    if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+      throw new SGPConfigError(`Invalid option headers: the value of ${shown} has a character that cannot be sent in a header`);
+    }
+  }
 }
 
 function checkObject(value: unknown, option: string): void {
@@ -380,11 +402,9 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
   if (options.disabled !== undefined && typeof options.disabled !== 'boolean') {
     throw new SGPConfigError(`Invalid option disabled: expected true or false, got ${JSON.stringify(options.disabled)}`);
   }
-  checkObject(options.headers, 'headers');
-  for (const [name, value] of Object.entries(options.headers ?? {})) {
-    if (typeof value !== 'string') {
-      throw new SGPConfigError(`Invalid option headers: header ${JSON.stringify(name)} must be a string`);
-    }
+  checkHeaders(options.headers);
+  if (options.dispatcher !== undefined && typeof (options.dispatcher as { dispatch?: unknown } | null)?.dispatch !== 'function') {
+    throw new SGPConfigError(`Invalid option dispatcher: expected an undici Dispatcher (with dispatch()), got ${JSON.stringify(options.dispatcher) ?? typeof options.dispatcher}`);
   }
 
   const missingCredentials = [
@@ -475,6 +495,7 @@ export function resolveProcessorConfig(options: SGPSpanProcessorOptions = {}): P
     option: 'maxQueueSize',
     envVar: 'SGP_BSP_MAX_QUEUE_SIZE',
     min: 1,
+    max: MAX_QUEUE_SIZE,
     fallback: 4000,
   });
   let maxExportBatchSize = wholeNumber(options.maxExportBatchSize, env, {

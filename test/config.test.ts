@@ -47,8 +47,8 @@ describe('processor configuration', () => {
   });
 
   it.each([
-    [{ maxQueueSize: -1 }, 'Invalid option maxQueueSize: expected a whole number >= 1, got -1'],
-    [{ maxQueueSize: 1.5 }, 'Invalid option maxQueueSize: expected a whole number >= 1, got 1.5'],
+    [{ maxQueueSize: -1 }, 'Invalid option maxQueueSize: expected a whole number from 1 to 1000000, got -1'],
+    [{ maxQueueSize: 1.5 }, 'Invalid option maxQueueSize: expected a whole number from 1 to 1000000, got 1.5'],
     [{ maxExportBatchSize: 0 }, 'Invalid option maxExportBatchSize: expected a whole number from 1 to 1000, got 0'],
     [{ maxExportBatchSize: 1001, maxQueueSize: 5000 }, 'expected a whole number from 1 to 1000, got 1001'],
     [{ scheduledDelayMillis: '5' }, 'Invalid option scheduledDelayMillis: expected a whole number from 0 to 2147483647, got "5"'],

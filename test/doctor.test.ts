@@ -50,7 +50,7 @@ describe('npx sgp-otel doctor', () => {
       SGP_CAPTURE_CONTENT: 'no',
     });
     expect(code).toBe(1);
-    expect(out).toContain('FAIL  Invalid environment variable SGP_BSP_MAX_QUEUE_SIZE: expected a whole number >= 1, got "abc"; using the default (4000)');
+    expect(out).toContain('FAIL  Invalid environment variable SGP_BSP_MAX_QUEUE_SIZE: expected a whole number from 1 to 1000000, got "abc"; using the default (4000)');
     expect(out).toContain('FAIL  Invalid environment variable SGP_CAPTURE_CONTENT: expected true or false, got "no"; using the default (true)');
   });
 

@@ -75,9 +75,12 @@ export function virtualClock(startMillis = Date.UTC(2026, 10, 29, 12, 0, 0)): Vi
     },
     advance(ms) {
       now += ms;
-      const due = timers.filter((t) => t.at <= now).sort((a, b) => a.at - b.at);
-      timers = timers.filter((t) => t.at > now);
-      for (const timer of due) timer.callback();
+      // Callbacks scheduled by a callback for a time already reached run too, as real timers would.
+      for (let due = timers.filter((t) => t.at <= now); due.length > 0; due = timers.filter((t) => t.at <= now)) {
+        due.sort((a, b) => a.at - b.at);
+        timers = timers.filter((t) => t.at > now);
+        for (const timer of due) timer.callback();
+      }
     },
   };
 }

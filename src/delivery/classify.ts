@@ -8,6 +8,8 @@ export interface AttemptFailure {
   kind: 'http' | 'network' | 'timeout' | 'shutdown';
   status?: number;
   retryAfterMillis?: number;
+  /** For network failures: the error code (`ECONNREFUSED`, undici's `UND_ERR_*`). */
+  code?: string;
 }
 
 /**
@@ -27,6 +29,8 @@ export interface FailureRule {
   then: FinalAction;
 }
 
+/** undici's codes for a request it would not send: nothing to do with SGP being reachable. */
+const LOCAL_REFUSALS: ReadonlySet<string> = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_URL']);
 /** Statuses that say SGP is unavailable rather than the batch bad. */
 const OUTAGE_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503, 504]);
 /** Statuses that describe the request's content (400 bad bytes, 409 parent cycle, 413 size, 422 schema). */
@@ -35,6 +39,9 @@ const CONTENT_STATUSES: ReadonlySet<number> = new Set([400, 409, 413, 422]);
 export function classifyFailure(failure: AttemptFailure): FailureRule {
   switch (failure.kind) {
     case 'network':
+      // undici refused to send the request at all (an invalid header, say): no outage, and no retry will help.
+      if (failure.code !== undefined && LOCAL_REFUSALS.has(failure.code)) return { retry: false, then: 'fail' };
+      return { retry: true, then: 'hold' };
     case 'timeout':
       return { retry: true, then: 'hold' };
     case 'shutdown':

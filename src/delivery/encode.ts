@@ -35,8 +35,8 @@ export interface EncodeOptions {
   mask: MaskFunction | undefined;
   maxFieldBytes: number;
   clock: Clock;
-  /** An async mask must finish by then. */
-  deadline: number;
+  /** An async mask must finish by then: half the export's time, so the other half is left for sending. */
+  maskDeadline: number;
 }
 
 /** Bytes serialized between two yields to the event loop (about 1 ms of JSON.stringify). */
@@ -80,11 +80,11 @@ export async function encodeRecords(
  * cut to maxFieldBytes. Throws if any of it fails: the span is then dropped, never sent unmasked.
  */
 function encodeOne(record: ExportRecord, index: number, options: EncodeOptions): EncodedRecord | Promise<EncodedRecord> {
-  const { captureContent, mask, maxFieldBytes, clock, deadline } = options;
+  const { captureContent, mask, maxFieldBytes, clock, maskDeadline } = options;
   const item = toSGPSpanItem(record.span, { inProgress: record.inProgress, parentId: record.parentId });
   const body = itemBytes(item);
   if (captureContent && mask === undefined && body.length <= maxFieldBytes) return { index, item, body, shrunk: false };
-  const maskTimeoutMillis = Math.max(0, deadline - clock.now());
+  const maskTimeoutMillis = Math.max(0, maskDeadline - clock.now());
   return prepareItem(item, record.span, { captureContent, mask, maxFieldBytes, maskTimeoutMillis, clock }).then((prepared) => ({
     index,
     item: prepared,

@@ -26,6 +26,8 @@ export interface ExportReport {
   retries: number;
   /** The last failure, for logs and stats; never contains the API key. */
   error: Error | undefined;
+  /** The last failure behind each outcome, so a drop is reported with its own reason. */
+  errors?: Partial<Record<RecordOutcome, Error>>;
 }
 
 const OUTCOME_OF: Record<FinalAction, RecordOutcome> = {
@@ -147,7 +149,7 @@ export class SGPSpanExporter implements SpanExporter {
   }
 
   private async deliver(records: readonly ExportRecord[], deadline: number): Promise<ExportReport> {
-    const report: ExportReport = { outcomes: new Array<RecordOutcome>(records.length), requests: 0, retries: 0, error: undefined };
+    const report: ExportReport = { outcomes: new Array<RecordOutcome>(records.length), requests: 0, retries: 0, error: undefined, errors: {} };
     try {
       if (this.isShutdown || this.transport === undefined) {
         report.outcomes.fill(this.isShutdown ? 'shutdown' : 'exportFailed');
@@ -158,14 +160,16 @@ export class SGPSpanExporter implements SpanExporter {
         return report;
       }
       const { captureContent, mask, maxFieldBytes, clock, maxBatchBytes } = this.config;
-      const { encoded, failed } = await encodeRecords(records, { captureContent, mask, maxFieldBytes, clock, deadline });
+      const maskDeadline = clock.now() + Math.max(0, deadline - clock.now()) / 2;
+      const { encoded, failed } = await encodeRecords(records, { captureContent, mask, maxFieldBytes, clock, maskDeadline });
       for (const { index, error } of failed) {
         report.outcomes[index] = 'unmappable';
         report.error = error;
+        report.errors!.unmappable = error;
       }
-      for (const chunk of requestChunks(encoded, maxBatchBytes)) {
-        await this.deliverChunk(chunk, deadline, report, { left: splitBudget(chunk.length) });
-      }
+      // One budget for the whole call, however many requests its records need.
+      const budget = { left: splitBudget(encoded.length) };
+      for (const chunk of requestChunks(encoded, maxBatchBytes)) await this.deliverChunk(chunk, deadline, report, budget);
     } catch (error) {
       // Nothing above should throw; if it does, the records still settle, as failed.
       report.error = error instanceof Error ? error : new Error(String(error));
@@ -243,6 +247,7 @@ export class SGPSpanExporter implements SpanExporter {
     const outcome = OUTCOME_OF[action];
     for (const record of records) report.outcomes[record.index] = outcome;
     report.error = error;
+    report.errors![outcome] = error;
   }
 }
 

@@ -52,7 +52,8 @@ export class SGPTransport {
       'x-api-key': options.apiKey,
       'x-selected-account-id': options.accountId,
     };
-    this.secrets = [options.apiKey, options.accountId];
+    // The key however short; the account id (not a secret, but not for logs either) when it cannot be an ordinary word.
+    this.secrets = [options.apiKey, ...(options.accountId.length >= 4 ? [options.accountId] : [])];
     this.ownsDispatcher = options.dispatcher === undefined;
     // A fixed number of connections, one per export the processor runs at once: undici's pool
     // would otherwise open another socket when a batch is sent in the same tick the previous one
@@ -94,7 +95,7 @@ export class SGPTransport {
         },
         this.clock.now(),
       );
-      return { ok: false, error: httpError(response.statusCode, redact(text, this.secrets), retryAfterMillis) };
+      return { ok: false, error: httpError(response.statusCode, text, retryAfterMillis, this.secrets) };
     } catch (error) {
       const failure = requestError(error, signal.reason === SHUTDOWN, signal.reason === TIMEOUT, timeoutMillis, this.secrets);
       return { ok: false, error: failure };
@@ -117,7 +118,7 @@ export class SGPTransport {
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+    if (secret !== '') out = out.split(secret).join('[redacted]');
   }
   return out;
 }
@@ -164,8 +165,9 @@ function excerpt(text: string): string {
   return message.length > ERROR_EXCERPT_CHARS ? `${message.slice(0, ERROR_EXCERPT_CHARS)}...` : message;
 }
 
-function httpError(status: number, body: string, retryAfterMillis: number | undefined): SGPExportError {
-  const said = excerpt(body);
+function httpError(status: number, body: string, retryAfterMillis: number | undefined, secrets: readonly string[]): SGPExportError {
+  // Redacted after decoding: in the raw JSON a key with a quote or backslash is escaped and would not match.
+  const said = redact(excerpt(body), secrets);
   const failure = { kind: 'http' as const, status, retryAfterMillis };
   return new SGPExportError(`SGP answered HTTP ${status}${said ? `: ${said}` : ''}`, {
     ...failure,
@@ -193,5 +195,6 @@ function requestError(
   const code =
     typeof cause?.code === 'string' ? cause.code : typeof cause?.cause?.code === 'string' ? cause.cause.code : undefined;
   const message = typeof cause?.message === 'string' ? cause.message : String(error);
-  return new SGPExportError(`SGP request failed: ${redact(message, secrets)}`, { kind: 'network', retryable: true, code });
+  const failure = { kind: 'network' as const, code };
+  return new SGPExportError(`SGP request failed: ${redact(message, secrets)}`, { ...failure, retryable: isRetryable(failure) });
 }

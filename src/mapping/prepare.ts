@@ -41,23 +41,30 @@ function asObject(value: JsonValue | undefined): JsonObject {
   return value === undefined ? { value: MASK_FAILED } : { value };
 }
 
-async function withinTime<T>(work: T | Promise<T>, timeoutMillis: number, clock: Clock): Promise<T | typeof TIMED_OUT> {
-  if (!(work instanceof Promise)) return work;
+/** `work`, or TIMED_OUT once `deadline` passes; any thenable counts, not only a native promise. */
+async function byDeadline<T>(work: T | PromiseLike<T>, deadline: number, clock: Clock): Promise<T | typeof TIMED_OUT> {
+  if (!isThenable(work)) return work;
+  if (deadline <= clock.now()) return TIMED_OUT;
   let cancel = noop;
   const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    cancel = clock.schedule(() => resolve(TIMED_OUT), timeoutMillis);
+    cancel = clock.schedule(() => resolve(TIMED_OUT), Math.max(0, deadline - clock.now()));
   });
   try {
-    return await Promise.race([work, timeout]);
+    return await Promise.race([Promise.resolve(work), timeout]);
   } finally {
     cancel();
   }
 }
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<T>).then === 'function';
+}
 function noop(): void {}
 const TIMED_OUT = Symbol('timed out');
 
+/** Every call of the mask for one item shares one deadline, however many fields it has. */
 interface MaskTiming {
-  timeoutMillis: number;
+  deadline: number;
   clock: Clock;
 }
 
@@ -69,7 +76,7 @@ async function masked(
   timing: MaskTiming,
 ): Promise<JsonValue> {
   try {
-    const result = await withinTime(mask(value, context), timing.timeoutMillis, timing.clock);
+    const result = await byDeadline(mask(value, context), timing.deadline, timing.clock);
     return result === TIMED_OUT || result === undefined ? MASK_FAILED : clampDepth(result);
   } catch {
     return MASK_FAILED;
@@ -119,7 +126,7 @@ export async function prepareItem(item: SGPSpanItem, span: ReadableSpan, options
   }
   if (options.mask) {
     const { mask } = options;
-    const timeout: MaskTiming = { timeoutMillis: options.maskTimeoutMillis, clock: options.clock };
+    const timeout: MaskTiming = { deadline: options.clock.now() + options.maskTimeoutMillis, clock: options.clock };
     input = asObject(await masked(mask, input, { field: 'input', path: 'input', span }, timeout));
     output = asObject(await masked(mask, output, { field: 'output', path: 'output', span }, timeout));
     metadata = asObject(await maskStrings(mask, metadata, '', span, timeout));

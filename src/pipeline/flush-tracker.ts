@@ -12,12 +12,10 @@ interface Waiter {
 /**
  * The promises of `forceFlush()` and `shutdown()`: each covers the queue entries numbered below its
  * mark, resolves once all of them are delivered, and rejects with an {@link SGPFlushError} when some
- * were dropped or its timeout passed first. While any is pending the process is kept alive, so a
- * program that awaits a flush cannot exit in the middle of a backoff wait.
+ * were dropped or its timeout passed first.
  */
 export class FlushTracker {
   private waiters: Waiter[] = [];
-  private releaseKeepAlive: (() => void) | undefined;
 
   constructor(private readonly clock: Clock) {}
 
@@ -49,7 +47,6 @@ export class FlushTracker {
         waiter.settle(new SGPFlushError(message, undelivered, true));
       }, timeoutMillis);
       this.waiters.push(waiter);
-      this.releaseKeepAlive ??= this.clock.keepAlive();
     });
   }
 
@@ -71,10 +68,6 @@ export class FlushTracker {
 
   private remove(waiter: Waiter): void {
     this.waiters = this.waiters.filter((w) => w !== waiter);
-    if (this.waiters.length === 0 && this.releaseKeepAlive) {
-      this.releaseKeepAlive();
-      this.releaseKeepAlive = undefined;
-    }
   }
 }
 

@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { DisabledReason, ProcessorConfig, SGPSpanProcessorOptions } from '../config.js';
 import { resolveExporterConfig, resolveProcessorConfig } from '../config.js';
-import type { ExportRecord, ExportReport } from '../delivery/exporter.js';
+import type { ExportRecord, ExportReport, RecordOutcome } from '../delivery/exporter.js';
 import { exporterFromConfig, isSGPSpanExporter, startupMessages } from '../delivery/exporter.js';
 import { SGPConfigError, SGPExportError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -23,6 +23,9 @@ import { DROP_REASON_TEXT, ProcessorStats } from './stats.js';
 export type { SGPDropCounts, SGPStats } from './stats.js';
 
 type QueueEntry = ReadableSpan | InProgressRecord;
+
+/** The export outcomes that are drops, each counted under the drop reason of the same name. */
+type DroppedOutcome = Exclude<RecordOutcome, 'exported' | 'retryLater'> & DropReason;
 
 /** An export in flight, with the lowest sequence number it covers. */
 interface Flight {
@@ -159,9 +162,14 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   forceFlush(): Promise<void> {
     if (this.disabledReason !== undefined || this.state === 'shut_down') return Promise.resolve();
-    if (this.state === 'shutting_down') return this.shutdownPromise!.then(noop, noop);
+    // The shutdown under way covers the same spans, and says whether they were delivered.
+    if (this.state === 'shutting_down') return this.shutdownPromise!;
     const deadline = this.clock.now() + this.config.exportTimeoutMillis;
-    return this.flushQueued('forceFlush').then(() => this.flushSink(deadline));
+    // A program that ends with `await forceFlush()` must not exit before it settles, exporter flush included.
+    const release = this.clock.keepAlive();
+    return this.flushQueued('forceFlush')
+      .then(() => this.withinDeadline(this.sink!.forceFlush(), deadline))
+      .finally(release);
   }
 
   shutdown(): Promise<void> {
@@ -212,6 +220,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     if (this.disabledReason !== undefined) return;
     // A program that ends with `await shutdown()` must not exit before it settles.
     const release = this.clock.keepAlive();
+    const deadline = this.clock.now() + this.config.exportTimeoutMillis;
     try {
       this.state = 'shutting_down';
       this.unregisterExitFlush();
@@ -238,7 +247,7 @@ export class SGPSpanProcessor implements SpanProcessor {
       this.discard([...this.held.flatMap((batch) => batch.entries), ...left]);
       this.held = [];
       try {
-        await this.sink!.shutdown();
+        await this.withinDeadline(this.sink!.shutdown(), Math.max(deadline, this.clock.now() + 1000));
       } catch (error) {
         failure ??= error;
       }
@@ -292,13 +301,14 @@ export class SGPSpanProcessor implements SpanProcessor {
     return flushed;
   }
 
-  private async flushSink(deadline: number): Promise<void> {
+  /** Waits for `work`, or until `deadline`, whichever comes first (an exporter's flush or shutdown may never settle). */
+  private async withinDeadline(work: Promise<void>, deadline: number): Promise<void> {
     let cancel = noop;
     const timeout = new Promise<void>((resolve) => {
       cancel = this.clock.schedule(resolve, Math.max(0, deadline - this.clock.now()));
     });
     try {
-      await Promise.race([this.sink!.forceFlush(), timeout]);
+      await Promise.race([work, timeout]);
     } finally {
       cancel();
     }
@@ -423,8 +433,8 @@ export class SGPSpanProcessor implements SpanProcessor {
     stats.retries += report.retries;
     if (report.error) stats.recordError(report.error);
     this.noteCredentials(report);
-    const detail = report.error?.message ?? 'unknown error';
-    const drops: Partial<Record<DropReason, number>> = {};
+    const detail = (outcome: RecordOutcome) => (report.errors?.[outcome] ?? report.error)?.message ?? 'unknown error';
+    const drops: Partial<Record<DroppedOutcome, number>> = {};
     const held: QueueEntry[] = [];
     sent.forEach((entry, i) => {
       const outcome = report.outcomes[i] ?? 'exportFailed';
@@ -442,16 +452,16 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (outcome === 'exported') stats.exported += 1;
       else drops[outcome] = (drops[outcome] ?? 0) + 1;
     });
-    for (const [reason, count] of Object.entries(drops) as [DropReason, number][]) {
-      stats.drop(reason, count, detail);
-      this.flushes.noteDropped(first, count, `${count} ${DROP_REASON_TEXT[reason]}: ${detail}`);
+    for (const [reason, count] of Object.entries(drops) as [DroppedOutcome, number][]) {
+      stats.drop(reason, count, detail(reason));
+      this.flushes.noteDropped(first, count, `${count} ${DROP_REASON_TEXT[reason]}: ${detail(reason)}`);
     }
     if (held.length > 0) {
       this.hold({ first, entries: held });
       this.outageRounds += 1;
       this.pausedUntil = this.clock.now() + outageCooldownMillis(this.outageRounds);
       if (this.outageRounds === 1) {
-        this.log.warn(`sgp-otel: SGP is unreachable (${detail}); holding spans and retrying, up to maxQueueSize (${this.config.maxQueueSize})`);
+        this.log.warn(`sgp-otel: SGP is unreachable (${detail('retryLater')}); holding spans and retrying, up to maxQueueSize (${this.config.maxQueueSize})`);
       }
     } else if (this.outageRounds > 0 && this.held.length === 0 && this.heldInFlight === (carriesHeld ? 1 : 0)) {
       // The outage ends when no held span is left, waiting or in flight.

@@ -1,0 +1,184 @@
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resolveExporterConfig, resolveProcessorConfig } from '../src/config.js';
+import { splitBudget } from '../src/delivery/exporter.js';
+import { SGPConfigError } from '../src/errors.js';
+import { SGPSpanProcessor } from '../src/pipeline/processor.js';
+import { startSGPTestServer } from '../src/testing/server.js';
+import type { SGPTestServer } from '../src/testing/server.js';
+import { captureDiag, credentials, endSpans, nextTurn, providerWith, quiet, virtualClock } from './helpers.js';
+
+// Each test reproduces a promise that a hostile review of the packed package broke, and holds it.
+
+let server: SGPTestServer;
+beforeAll(async () => {
+  server = await startSGPTestServer();
+});
+afterEach(() => server.reset());
+afterAll(() => server.close());
+
+describe('shutdown() is bounded by exportTimeoutMillis, whatever the exporter or mask does', () => {
+  it('a custom exporter whose shutdown() never settles', async () => {
+    const clock = virtualClock();
+    const exporter: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: () => new Promise(() => {}) };
+    const processor = new SGPSpanProcessor({ exporter, clock, exportTimeoutMillis: 1000, env: {} });
+    endSpans(providerWith(processor), 1);
+    let settled = false;
+    const shutdown = processor.shutdown().finally(() => {
+      settled = true;
+    });
+    await quiet(clock);
+    expect(settled).toBe(false);
+    clock.advance(1000);
+    await shutdown;
+    expect(processor.getStats()).toMatchObject({ exported: 1 });
+    expect(clock.holds).toBe(0);
+  });
+
+  it('a mask that returns a thenable that never settles: the field fails closed at its deadline, and the span is delivered', async () => {
+    const clock = virtualClock();
+    const processor = new SGPSpanProcessor({
+      ...credentials(server.url),
+      clock,
+      exportTimeoutMillis: 1000,
+      mask: () => ({ then() {} }) as unknown as Promise<string>,
+    });
+    providerWith(processor).getTracer('t').startSpan('masked', { attributes: { 'sgp.input': '{"q":"secret"}' } }).end();
+    void processor.forceFlush().catch(() => undefined);
+    await quiet(clock);
+    // The mask gets half the export's time; the other half is left for sending.
+    clock.advance(500);
+    await quiet(clock);
+    expect(server.items[0]?.input).toEqual({ value: '[mask failed]' });
+  });
+
+  it('a mask that never settles, on a span with many fields: one deadline for the item, not one per field', async () => {
+    const clock = virtualClock();
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), clock, exportTimeoutMillis: 1000, mask: () => new Promise(() => {}) });
+    const attributes = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`attr.${i}`, `value ${i}`]));
+    providerWith(processor).getTracer('t').startSpan('masked', { attributes }).end();
+    void processor.forceFlush().catch(() => undefined);
+    await quiet(clock);
+    // One move past the mask's deadline (half the export's time) is enough for every field of the item.
+    clock.advance(500);
+    await quiet(clock);
+    expect(server.items).toHaveLength(1);
+    expect(server.items[0]!.input).toEqual({ value: '[mask failed]' });
+    expect(server.items[0]!.metadata['attr.0']).toBe('[mask failed]');
+  });
+});
+
+describe('a pending forceFlush() keeps the process alive until it settles, exporter flush included', () => {
+  it('holds while the exporter forceFlush is still running, and lets go at the deadline', async () => {
+    const clock = virtualClock();
+    const exporter: SpanExporter = {
+      export: (_spans, done) => done({ code: 0 }),
+      shutdown: async () => undefined,
+      forceFlush: () => new Promise(() => {}),
+    };
+    const processor = new SGPSpanProcessor({ exporter, clock, exportTimeoutMillis: 500, env: {} });
+    endSpans(providerWith(processor), 2);
+    const flushed = processor.forceFlush();
+    await quiet(clock);
+    expect(processor.getStats().exported).toBe(2);
+    expect(clock.holds).toBe(1);
+    clock.advance(500);
+    await flushed;
+    expect(clock.holds).toBe(0);
+  });
+
+  it('forceFlush() during a shutdown that fails rejects as well', async () => {
+    const clock = virtualClock();
+    const exporter: SpanExporter = { export: (_spans, done) => done({ code: 1, error: new Error('nope') }), shutdown: async () => undefined };
+    const processor = new SGPSpanProcessor({ exporter, clock, env: {} });
+    endSpans(providerWith(processor), 3);
+    const shutdown = processor.shutdown().catch((e: unknown) => e);
+    const flush = processor.forceFlush().catch((e: unknown) => e);
+    expect(await flush).toBe(await shutdown);
+    expect(await flush).toMatchObject({ undelivered: 3 });
+  });
+});
+
+describe('secrets stay secret when a server echoes them', () => {
+  it.each([
+    ['a key with a quote and a backslash', 'sk-live-"S3CRET"\\x'],
+    ['a very short key', 'k9x'],
+  ])('%s', async (_label, apiKey) => {
+    const diag = captureDiag();
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), apiKey });
+    server.failNext(1, 401, { body: JSON.stringify({ detail: `invalid api key ${apiKey}` }) });
+    endSpans(providerWith(processor), 1);
+    const error = await processor.forceFlush().catch((e: unknown) => e);
+    await processor.shutdown();
+    diag.stop();
+    const shown = JSON.stringify({ error: `${error}`, stats: processor.getStats(), log: diag.messages });
+    expect(shown).toContain('invalid api key [redacted]');
+    expect(shown).not.toContain(apiKey);
+    expect(shown).not.toContain(JSON.stringify(apiKey).slice(1, -1));
+  });
+});
+
+describe('invalid options are an SGPConfigError at construction, not an endless fake outage', () => {
+  it.each([
+    [{ headers: { 'x-team': 'a\nb' } }, 'Invalid option headers: the value of "x-team" has a character that cannot be sent in a header'],
+    [{ headers: { 'bad name': 'x' } }, 'Invalid option headers: "bad name" is not a valid header name'],
+    [{ headers: { 'transfer-encoding': 'chunked' } }, 'Invalid option headers: "transfer-encoding" cannot be set'],
+    [{ dispatcher: 'nope' }, 'Invalid option dispatcher: expected an undici Dispatcher (with dispatch()), got "nope"'],
+  ])('%j', (options, message) => {
+    expect(() => new SGPSpanProcessor({ ...credentials(server.url), ...(options as object) })).toThrow(SGPConfigError);
+    expect(() => new SGPSpanProcessor({ ...credentials(server.url), ...(options as object) })).toThrow(message);
+  });
+
+  it('a maxQueueSize too large to allocate', () => {
+    expect(() => resolveProcessorConfig({ env: {}, maxQueueSize: 2 ** 32 })).toThrow('Invalid option maxQueueSize: expected a whole number from 1 to 1000000');
+    const fromEnv = resolveProcessorConfig({ env: { SGP_BSP_MAX_QUEUE_SIZE: '9007199254740991' } });
+    expect(fromEnv.maxQueueSize).toBe(4000);
+    expect(fromEnv.warnings[0]).toContain('SGP_BSP_MAX_QUEUE_SIZE');
+  });
+
+  it('a password with an @ in it is never shown, not even in part', () => {
+    expect(() => resolveExporterConfig({ env: {}, apiKey: 'k', accountId: 'a', baseUrl: 'https://user:p@ss-w0rd@api.example.com' })).toThrow(
+      'got "https://api.example.com"',
+    );
+  });
+});
+
+describe('splitting refused batches', () => {
+  it('one budget for an export call, however many requests its records need', async () => {
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), maxBatchBytes: 4096, maxExportBatchSize: 200, maxConcurrentExports: 1 });
+    server.rejectItems((item) => item.name.endsWith('0'), 422, 'refused');
+    endSpans(providerWith(processor), 200, 'span-with-a-longer-name-to-make-requests-fill-up');
+    await processor.forceFlush().catch(() => undefined);
+    const chunks = Math.ceil(200 / Math.floor(4096 / 700));
+    expect(server.requests.length).toBeLessThanOrEqual(chunks + splitBudget(200));
+    const stats = processor.getStats();
+    expect(stats.exported + stats.dropped.rejected).toBe(200);
+    expect(server.items.some((item) => item.name.endsWith('0'))).toBe(false);
+    await processor.shutdown().catch(() => undefined);
+  });
+});
+
+describe('each drop is reported with its own reason', () => {
+  it('an unmappable span beside a rejected one: each drop says why it happened', async () => {
+    const diag = captureDiag();
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), exporter: undefined });
+    server.rejectItems((item) => item.name === 'refused', 422, 'refused by the server');
+    const provider = providerWith(processor);
+    const tracer = provider.getTracer('t');
+    tracer.startSpan('refused').end();
+    const broken = tracer.startSpan('broken');
+    broken.end();
+    (broken as unknown as { spanContext: () => never }).spanContext = () => {
+      throw new Error('no context');
+    };
+    // The broken span was already queued; its context breaks when the exporter maps it.
+    void (broken as unknown as ReadableSpan);
+    await processor.forceFlush().catch(() => undefined);
+    await nextTurn();
+    diag.stop();
+    const warnings = diag.at('warn');
+    expect(warnings.find((w) => w.includes('(unmappable)'))).toContain('could not be mapped');
+    expect(warnings.find((w) => w.includes('(rejected by SGP)'))).toContain('refused by the server');
+    await processor.shutdown().catch(() => undefined);
+  });
+});
