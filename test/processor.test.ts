@@ -77,8 +77,14 @@ describe('SGPSpanProcessor batching', () => {
   it('runs up to maxConcurrentExports exports at once with its own exporter, one connection each', async () => {
     const processor = new SGPSpanProcessor({ ...credentials(server.url), maxConcurrentExports: 4 });
     const provider = providerWith(processor);
-    server.setResponseDelay(50);
+    // Answers wait until the test lets them go: four requests are open at once, and no fifth starts.
+    server.setResponseDelay(600_000);
     endSpans(provider, 400);
+    await eventually(() => server.requests.length === 4);
+    for (let turn = 0; turn < 20; turn += 1) await nextTurn();
+    expect(server.requests).toHaveLength(4);
+    expect(processor.getStats()).toMatchObject({ inFlight: 200, queued: 400 });
+    server.setResponseDelay(0);
     await provider.forceFlush();
     expect(server.counts.maxConcurrent).toBe(4);
     expect(new Set(server.requests.map((r) => r.remotePort)).size).toBeLessThanOrEqual(4);
