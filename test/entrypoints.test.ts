@@ -106,3 +106,17 @@ describe('package entry points', () => {
     expect(server.items.map((i) => i.name).sort()).toEqual(['a', 'b']);
   });
 });
+
+describe('dependencies', () => {
+  it('adds no copy of @opentelemetry/core next to the application SDK: no runtime dependency, no import of it', async () => {
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(pkg.dependencies)).toEqual(['undici']);
+    const dist = new URL('../dist', import.meta.url).pathname;
+    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.js'));
+    expect(files.length).toBeGreaterThan(20);
+    const importing = files.filter((file) => /(from\s*|require\()['"]@opentelemetry\/core['"]/.test(readFileSync(join(dist, file), 'utf8')));
+    expect(importing).toEqual([]);
+  });
+});

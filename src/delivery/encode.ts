@@ -6,6 +6,7 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import { SERVER_MAX_ITEMS_PER_REQUEST } from '../config.js';
+import type { ResourceAttributeFilter } from '../config.js';
 import type { JsonObject, SGPSpanItem } from '../mapping/item.js';
 import type { MaskFunction } from '../mapping/prepare.js';
 import { markTruncated, prepareItem } from '../mapping/prepare.js';
@@ -35,8 +36,9 @@ export interface EncodeOptions {
   mask: MaskFunction | undefined;
   maxFieldBytes: number;
   clock: Clock;
-  /** An async mask must finish by then: half the export's time, so the other half is left for sending. */
+  /** An async mask (and a resource's async attributes) must be ready by then: half the export's time, so the other half is left for sending. */
   maskDeadline: number;
+  resourceAttributes: ResourceAttributeFilter;
 }
 
 /** Bytes serialized between two yields to the event loop (about 1 ms of JSON.stringify). */
@@ -54,6 +56,7 @@ export async function encodeRecords(
 ): Promise<{ encoded: EncodedRecord[]; failed: { index: number; error: Error }[] }> {
   const encoded: EncodedRecord[] = [];
   const failed: { index: number; error: Error }[] = [];
+  await settleResources(records, options);
   let sinceYield = 0;
   for (let index = 0; index < records.length; index += 1) {
     const record = records[index]!;
@@ -80,8 +83,8 @@ export async function encodeRecords(
  * cut to maxFieldBytes. Throws if any of it fails: the span is then dropped, never sent unmasked.
  */
 function encodeOne(record: ExportRecord, index: number, options: EncodeOptions): EncodedRecord | Promise<EncodedRecord> {
-  const { captureContent, mask, maxFieldBytes, clock, maskDeadline } = options;
-  const item = toSGPSpanItem(record.span, { inProgress: record.inProgress, parentId: record.parentId });
+  const { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes } = options;
+  const item = toSGPSpanItem(record.span, { inProgress: record.inProgress, parentId: record.parentId, resourceAttributes });
   const body = itemBytes(item);
   if (captureContent && mask === undefined && body.length <= maxFieldBytes) return { index, item, body, shrunk: false };
   const maskTimeoutMillis = Math.max(0, maskDeadline - clock.now());
@@ -91,6 +94,36 @@ function encodeOne(record: ExportRecord, index: number, options: EncodeOptions):
     body: itemBytes(prepared),
     shrunk: false,
   }));
+}
+
+/**
+ * Resources whose attributes are still being detected (NodeSDK's async detectors) are waited for,
+ * up to the mask deadline, so items carry the whole resource and reading it early warns nothing.
+ */
+async function settleResources(records: readonly ExportRecord[], options: EncodeOptions): Promise<void> {
+  const pending = new Set<PendingResource>();
+  for (const { span } of records) {
+    try {
+      const resource = span.resource as PendingResource | undefined;
+      if (resource?.asyncAttributesPending && typeof resource.waitForAsyncAttributes === 'function') pending.add(resource);
+    } catch {
+      // An unreadable span is reported when it is mapped.
+    }
+  }
+  if (pending.size === 0) return;
+  const { clock, maskDeadline } = options;
+  let cancel = (): void => undefined;
+  const timeout = new Promise<void>((resolve) => {
+    cancel = clock.schedule(resolve, Math.max(0, maskDeadline - clock.now()));
+  });
+  const settled = Promise.all([...pending].map((resource) => Promise.resolve(resource.waitForAsyncAttributes!()).catch(() => undefined)));
+  await Promise.race([settled, timeout]);
+  cancel();
+}
+
+interface PendingResource {
+  asyncAttributesPending?: boolean;
+  waitForAsyncAttributes?: () => Promise<void>;
 }
 
 /** Requests of at most 1000 items and (unless one item alone is larger) `maxBatchBytes` of body. */

@@ -1,6 +1,6 @@
 import { context } from '@opentelemetry/api';
-import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
-import type { ExportResult } from '@opentelemetry/core';
+import { ExportResultCode, suppressTracing } from '../otel-core.js';
+import type { ExportResult } from '../otel-core.js';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ExporterConfig, SGPExporterOptions } from '../config.js';
 import { resolveExporterConfig } from '../config.js';
@@ -159,9 +159,9 @@ export class SGPSpanExporter implements SpanExporter {
         });
         return report;
       }
-      const { captureContent, mask, maxFieldBytes, clock, maxBatchBytes } = this.config;
+      const { captureContent, mask, maxFieldBytes, clock, maxBatchBytes, resourceAttributes } = this.config;
       const maskDeadline = clock.now() + Math.max(0, deadline - clock.now()) / 2;
-      const { encoded, failed } = await encodeRecords(records, { captureContent, mask, maxFieldBytes, clock, maskDeadline });
+      const { encoded, failed } = await encodeRecords(records, { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes });
       for (const { index, error } of failed) {
         report.outcomes[index] = 'unmappable';
         report.error = error;

@@ -1,6 +1,8 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { HrTime, Link, SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ResourceAttributeFilter } from '../config.js';
+import { DEFAULT_RESOURCE_ATTRIBUTES } from '../config.js';
 import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
 import { interpretConventions } from './conventions.js';
 import { attributesToJson, attributeToJson, setOwn } from './json.js';
@@ -32,6 +34,11 @@ export interface MappingOptions {
   inProgress?: boolean;
   /** Send this parent id instead of the span's own (null: no parent), e.g. after a filter dropped the parent. */
   parentId?: string | null;
+  /**
+   * Which resource attributes go to `metadata.otel.resource`: `true` for all, or names and prefixes
+   * (ending in '.'). Default: {@link DEFAULT_RESOURCE_ATTRIBUTES}, which leaves out the command line.
+   */
+  resourceAttributes?: ResourceAttributeFilter;
 }
 
 /**
@@ -49,7 +56,7 @@ export function toSGPSpanItem(span: ReadableSpan, options: MappingOptions = {}):
   if (conventions.llm) setOwn(metadata, 'llm', conventions.llm);
   const isError = source.status?.code === SpanStatusCode.ERROR;
   if (isError) Object.assign(metadata, errorMetadata(source));
-  setOwn(metadata, 'otel', otelMetadata(source, conventions.claimedEvents));
+  setOwn(metadata, 'otel', otelMetadata(source, conventions.claimedEvents, options.resourceAttributes ?? DEFAULT_RESOURCE_ATTRIBUTES));
 
   const start = source.startTime;
   const item: SGPSpanItem = {
@@ -89,14 +96,12 @@ function errorMetadata(span: AnySdkSpan): JsonObject {
 }
 
 /** What OpenTelemetry knows beyond the attributes: kind, scope, resource, events, links. */
-function otelMetadata(span: AnySdkSpan, consumedEvents: ReadonlySet<number>): JsonObject {
+function otelMetadata(span: AnySdkSpan, consumedEvents: ReadonlySet<number>, keep: ResourceAttributeFilter): JsonObject {
   const scope = span.instrumentationScope ?? span.instrumentationLibrary;
   const otel: JsonObject = {
     kind: SPAN_KIND_NAMES[span.kind] ?? String(span.kind),
     scope: scope ? cached(scope, () => compact({ name: scope.name, version: scope.version, schema_url: scope.schemaUrl })) : {},
-    resource: span.resource
-      ? cached(span.resource, () => attributesToJson(span.resource.attributes as Record<string, unknown>))
-      : {},
+    resource: span.resource ? resourceJson(span.resource, keep) : {},
   };
   if (span.status?.code === SpanStatusCode.OK) otel.status_code = 'OK';
   if (span.status?.message && span.status.code !== SpanStatusCode.ERROR) otel.status_message = span.status.message;
@@ -130,6 +135,24 @@ function cached(source: object, convert: () => JsonObject): JsonObject {
   if (json === undefined) {
     json = convert();
     conversions.set(source, json);
+  }
+  return json;
+}
+
+/** A resource's attributes that `keep` lets through, converted once per resource and filter. */
+const resourceConversions = new WeakMap<object, Map<ResourceAttributeFilter, JsonObject>>();
+function resourceJson(resource: ReadableSpan['resource'], keep: ResourceAttributeFilter): JsonObject {
+  let byFilter = resourceConversions.get(resource);
+  if (byFilter === undefined) {
+    byFilter = new Map();
+    resourceConversions.set(resource, byFilter);
+  }
+  let json = byFilter.get(keep);
+  if (json === undefined) {
+    const wanted = keep === true ? undefined : keep;
+    const skip = wanted && ((key: string) => !wanted.some((name) => (name.endsWith('.') ? key.startsWith(name) : key === name)));
+    json = attributesToJson(resource.attributes as Record<string, unknown>, skip);
+    byFilter.set(keep, json);
   }
   return json;
 }

@@ -1,6 +1,6 @@
 import { context } from '@opentelemetry/api';
-import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
-import type { ExportResult } from '@opentelemetry/core';
+import { ExportResultCode, suppressTracing } from '../otel-core.js';
+import type { ExportResult } from '../otel-core.js';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import type { ExportRecord, ExportReport, RecordOutcome, SGPSpanExporter } from '../delivery/exporter.js';
