@@ -4,6 +4,8 @@ import type { Clock } from './clock.js';
 import { MAX_TIMER_MILLIS, systemClock } from './clock.js';
 import { SGPConfigError } from './errors.js';
 import type { MaskFunction } from './mapping/prepare.js';
+import type { ServerlessPlatform } from './pipeline/serverless-runtime.js';
+import { detectServerless } from './pipeline/serverless-runtime.js';
 
 export const DEFAULT_BASE_URL = 'https://api.egp.scale.com';
 /** Largest queue: far beyond any real need, and small enough to allocate. */
@@ -119,6 +121,19 @@ export interface SGPSpanProcessorOptions extends SGPExporterOptions {
    * to its nearest kept ancestor. `'genai'` keeps only spans with LLM or agent content.
    */
   shouldExportSpan?: ((span: ReadableSpan) => boolean) | 'genai';
+  /**
+   * When a span with no local parent (a request, an agent turn) ends, export what is queued at once
+   * instead of at the next schedule. `'auto'`: on where a serverless platform is detected. Env
+   * `SGP_EXPORT_ON_ROOT_END` (`true`, `false`, `auto`). Default `'auto'`.
+   */
+  exportOnRootEnd?: boolean | 'auto';
+  /**
+   * Called when a span with no local parent starts, with a promise that settles once that span has
+   * ended and every span queued by then is delivered (or `exportTimeoutMillis` passed). Hand it to
+   * your runtime's `waitUntil` (Cloudflare's `ctx.waitUntil`, a custom server's) to keep the
+   * invocation alive exactly as long as needed. On Vercel this happens by itself.
+   */
+  waitUntil?: (promise: Promise<void>) => void;
 }
 
 export interface ExporterConfig {
@@ -162,6 +177,10 @@ export interface ProcessorConfig {
   exportOnStart: boolean;
   exportUnendedOnShutdown: boolean;
   flushOnExit: boolean;
+  exportOnRootEnd: boolean;
+  /** The serverless platform detected from the environment, if any. */
+  platform: ServerlessPlatform | undefined;
+  waitUntil: ((promise: Promise<void>) => void) | undefined;
   logLevel: LogLevel;
   /** Environment variables that were malformed and replaced by their default, one message each. */
   warnings: string[];
@@ -282,6 +301,24 @@ function booleanSetting(value: unknown, env: EnvSource, option: string, envVar: 
   if (lower === 'false' || lower === '0') return false;
   env.malformed(envVar!, 'true or false', raw, `using the default (${fallback})`);
   return fallback;
+}
+
+function exportOnRootEndSetting(value: unknown, env: EnvSource, platform: ServerlessPlatform | undefined): boolean {
+  if (value !== undefined && value !== 'auto') {
+    if (typeof value === 'boolean') return value;
+    throw new SGPConfigError(`Invalid option exportOnRootEnd: expected true, false or 'auto', got ${JSON.stringify(value)}`);
+  }
+  const raw = value === 'auto' ? 'auto' : (env.read('SGP_EXPORT_ON_ROOT_END')?.toLowerCase() ?? 'auto');
+  if (raw === 'auto') return platform !== undefined;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  env.malformed('SGP_EXPORT_ON_ROOT_END', 'true, false or auto', raw, "using the default ('auto')");
+  return platform !== undefined;
+}
+
+function functionOption<F>(value: unknown, option: string): F | undefined {
+  if (value === undefined || typeof value === 'function') return value as F | undefined;
+  throw new SGPConfigError(`Invalid option ${option}: expected a function, got ${JSON.stringify(value) ?? typeof value}`);
 }
 
 function logLevelSetting(value: unknown, env: EnvSource): LogLevel {
@@ -491,6 +528,7 @@ function exportTimeout(options: SGPExporterOptions, env: EnvSource): number {
 export function resolveProcessorConfig(options: SGPSpanProcessorOptions = {}): ProcessorConfig {
   checkObject(options, 'options');
   const env = new EnvSource(options.env ?? process.env);
+  const platform = detectServerless(options.env ?? process.env);
   const maxQueueSize = wholeNumber(options.maxQueueSize, env, {
     option: 'maxQueueSize',
     envVar: 'SGP_BSP_MAX_QUEUE_SIZE',
@@ -531,6 +569,9 @@ export function resolveProcessorConfig(options: SGPSpanProcessorOptions = {}): P
     exportOnStart: booleanSetting(options.exportOnStart, env, 'exportOnStart', 'SGP_EXPORT_ON_START', false),
     exportUnendedOnShutdown: booleanSetting(options.exportUnendedOnShutdown, env, 'exportUnendedOnShutdown', undefined, true),
     flushOnExit: booleanSetting(options.flushOnExit, env, 'flushOnExit', undefined, true),
+    exportOnRootEnd: exportOnRootEndSetting(options.exportOnRootEnd, env, platform),
+    platform,
+    waitUntil: functionOption(options.waitUntil, 'waitUntil'),
     logLevel: logLevelSetting(options.logLevel, env),
     warnings: env.warnings,
   };

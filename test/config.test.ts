@@ -15,6 +15,9 @@ describe('processor configuration', () => {
       exportOnStart: false,
       exportUnendedOnShutdown: true,
       flushOnExit: true,
+      exportOnRootEnd: false,
+      platform: undefined,
+      waitUntil: undefined,
       logLevel: 'warn',
       warnings: [],
     });
