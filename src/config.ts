@@ -303,6 +303,49 @@ function booleanSetting(value: unknown, env: EnvSource, option: string, envVar: 
   return fallback;
 }
 
+/**
+ * A compliance switch fails closed: a malformed SGP_CAPTURE_CONTENT (`off`, `no`) turns capture
+ * off, where any other malformed variable falls back to its default.
+ */
+function captureContentSetting(value: unknown, env: EnvSource): boolean {
+  const raw = value === undefined ? env.read('SGP_CAPTURE_CONTENT') : undefined;
+  if (raw === undefined || ['true', '1', 'false', '0'].includes(raw.toLowerCase())) {
+    return booleanSetting(value, env, 'captureContent', 'SGP_CAPTURE_CONTENT', true);
+  }
+  env.malformed('SGP_CAPTURE_CONTENT', 'true or false', raw, 'content capture is off (this switch fails closed)');
+  return false;
+}
+
+/** Options that only sgp-otel's own exporter reads: with a custom `exporter` they would be silently ignored. */
+const OWN_EXPORTER_OPTIONS = [
+  'apiKey',
+  'accountId',
+  'baseUrl',
+  'disabled',
+  'timeoutMillis',
+  'maxAttempts',
+  'initialBackoffMillis',
+  'maxBackoffMillis',
+  'headers',
+  'allowInsecureHttp',
+  'captureContent',
+  'mask',
+  'maxFieldBytes',
+  'maxBatchBytes',
+  'dispatcher',
+  'resourceAttributes',
+] as const;
+
+/** A custom exporter with options only our own exporter reads (a privacy option above all) is a mistake to say out loud. */
+export function checkCustomExporterOptions(options: SGPSpanProcessorOptions): void {
+  if (options.exporter === undefined) return;
+  const ignored = OWN_EXPORTER_OPTIONS.filter((name) => options[name] !== undefined);
+  if (ignored.length === 0) return;
+  throw new SGPConfigError(
+    `Invalid options ${ignored.join(', ')}: they configure sgp-otel's own exporter and would be ignored with a custom exporter; pass them to the SGPSpanExporter you give as exporter`,
+  );
+}
+
 function exportOnRootEndSetting(value: unknown, env: EnvSource, platform: ServerlessPlatform | undefined): boolean {
   if (value !== undefined && value !== 'auto') {
     if (typeof value === 'boolean') return value;
@@ -494,7 +537,7 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
     headers: { ...options.headers },
     dispatcher: options.dispatcher,
     clock: options.clock ?? systemClock,
-    captureContent: booleanSetting(options.captureContent, env, 'captureContent', 'SGP_CAPTURE_CONTENT', true),
+    captureContent: captureContentSetting(options.captureContent, env),
     mask: maskOption(options.mask),
     maxFieldBytes: wholeNumber(options.maxFieldBytes, env, {
       option: 'maxFieldBytes',

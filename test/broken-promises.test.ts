@@ -182,3 +182,23 @@ describe('each drop is reported with its own reason', () => {
     await processor.shutdown().catch(() => undefined);
   });
 });
+
+describe('captureContent=false can not be lost on the way', () => {
+  it('a custom exporter with captureContent or mask (which only sgp-otel\'s own exporter reads) is an SGPConfigError', () => {
+    const exporter: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => undefined };
+    expect(() => new SGPSpanProcessor({ exporter, captureContent: false, mask: () => '[x]', env: {} })).toThrow(
+      'Invalid options captureContent, mask: they configure sgp-otel\'s own exporter and would be ignored with a custom exporter',
+    );
+    expect(() => new SGPSpanProcessor({ exporter, maxQueueSize: 10, env: {} })).not.toThrow();
+  });
+
+  it('a malformed SGP_CAPTURE_CONTENT turns capture off (fails closed), with a warning saying so', () => {
+    const config = resolveExporterConfig({ env: { SGP_CAPTURE_CONTENT: 'off' } });
+    expect(config.captureContent).toBe(false);
+    expect(config.warnings).toEqual([
+      'Invalid environment variable SGP_CAPTURE_CONTENT: expected true or false, got "off"; content capture is off (this switch fails closed)',
+    ]);
+    expect(resolveExporterConfig({ env: { SGP_CAPTURE_CONTENT: 'TRUE' } }).captureContent).toBe(true);
+    expect(resolveExporterConfig({ env: {} }).captureContent).toBe(true);
+  });
+});

@@ -51,7 +51,7 @@ describe('npx sgp-otel doctor', () => {
     });
     expect(code).toBe(1);
     expect(out).toContain('FAIL  Invalid environment variable SGP_BSP_MAX_QUEUE_SIZE: expected a whole number from 1 to 1000000, got "abc"; using the default (4000)');
-    expect(out).toContain('FAIL  Invalid environment variable SGP_CAPTURE_CONTENT: expected true or false, got "no"; using the default (true)');
+    expect(out).toContain('FAIL  Invalid environment variable SGP_CAPTURE_CONTENT: expected true or false, got "no"; content capture is off (this switch fails closed)');
   });
 
   it('with a wrong key: exit 2, says the key was refused, never prints it', async () => {

@@ -4,7 +4,7 @@ import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelem
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { DisabledReason, ProcessorConfig, SGPSpanProcessorOptions } from '../config.js';
-import { resolveExporterConfig, resolveProcessorConfig } from '../config.js';
+import { checkCustomExporterOptions, resolveExporterConfig, resolveProcessorConfig } from '../config.js';
 import type { ExportRecord, ExportReport, RecordOutcome } from '../delivery/exporter.js';
 import { exporterFromConfig, isSGPSpanExporter, startupMessages } from '../delivery/exporter.js';
 import { SGPConfigError, SGPExportError } from '../errors.js';
@@ -101,6 +101,7 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (typeof options.exporter?.export !== 'function' || typeof options.exporter?.shutdown !== 'function') {
         throw new SGPConfigError('Invalid option exporter: expected a SpanExporter with export() and shutdown()');
       }
+      checkCustomExporterOptions(options);
       exporter = options.exporter;
       this.disabledReason = isSGPSpanExporter(exporter) ? exporter.disabledReason : undefined;
       logSoon(this.log, this.config.warnings.map((warning) => ({ level: 'warn', text: `sgp-otel: ${warning}` })));
