@@ -109,6 +109,23 @@ describe('sgp-otel command line', () => {
     expect(await dev.exited).toBe(0);
   });
 
+  it('dev prints one line per batch it receives', async () => {
+    const dev = startDev(['--port', '0']);
+    running.push(dev.child);
+    const [, url] = await dev.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)\n/);
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const items = ['00f067aa0ba902b7', '00f067aa0ba902b8'].map((id) => ({ name: 'step', id, trace_id: traceId, start_timestamp: '2026-11-29T12:00:00Z' }));
+    const response = await fetch(`${url}/v5/spans/batch`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'dev', 'x-selected-account-id': 'dev' },
+      body: JSON.stringify({ items }),
+    });
+    expect(response.status).toBe(200);
+    await dev.waitFor(/received 2 spans \(trace 4bf92f35…, 1 trace in view\)\n/);
+    dev.child.kill('SIGTERM');
+    expect(await dev.exited).toBe(0);
+  });
+
   it('dev on a port already in use: exit 1 and says so', async () => {
     const port = new URL(sgp.url).port;
     const { code, stderr } = await cli(['dev', '--port', port]);

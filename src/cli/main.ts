@@ -63,7 +63,7 @@ function printUsage(): number {
 }
 
 async function runDev(port: number): Promise<number> {
-  const server = await startDevServer({ port }).catch((error: unknown) => {
+  const server = await startDevServer({ port, log: (line) => console.log(line) }).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new Error(`port ${port} is in use (another \`sgp-otel dev\`?); choose another with --port N`);
     }
