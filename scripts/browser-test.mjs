@@ -2,7 +2,8 @@
 // sent to a real dev server, and the page must list them, open the newest by itself, follow new
 // ones, keep a link per trace and say when old traces were forgotten.
 // Run by .ci/run (npm run test:browser). Screenshots go to $SCREENSHOT_DIR (default /tmp):
-// sgp-otel-viewer.png, sgp-otel-viewer-missing-output.png, sgp-otel-viewer-forgotten.png.
+// sgp-otel-viewer.png, sgp-otel-viewer-missing-output.png, sgp-otel-viewer-forgotten.png,
+// sgp-otel-viewer-large-trace.png.
 import { SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { chromium } from 'playwright-core';
@@ -53,6 +54,30 @@ async function sendSmallTrace(name, t0) {
   root.end(hrTime(t0 + 50));
   await provider.forceFlush();
   return root.spanContext().traceId;
+}
+
+/** A trace of `count` spans, each the child of the one before, sent as SGP items; returns its trace id. */
+async function sendChain(devServer, count) {
+  const traceId = 'c0ffee'.padEnd(32, '0');
+  const spanId = (i) => (i + 1).toString(16).padStart(16, '0');
+  const t0 = Date.now() - count;
+  const items = Array.from({ length: count }, (_, i) => ({
+    name: `step ${i}`,
+    id: spanId(i),
+    trace_id: traceId,
+    ...(i === 0 ? {} : { parent_id: spanId(i - 1) }),
+    start_timestamp: new Date(t0 + i).toISOString(),
+    end_timestamp: new Date(t0 + count + 1).toISOString(),
+  }));
+  for (let from = 0; from < count; from += 1000) {
+    const response = await fetch(`${devServer.url}/v5/spans/batch`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'dev', 'x-selected-account-id': 'dev' },
+      body: JSON.stringify({ items: items.slice(from, from + 1000) }),
+    });
+    if (!response.ok) throw new Error(`the dev server refused the chain: ${response.status} ${await response.text()}`);
+  }
+  return traceId;
 }
 
 const titleOf = (page) => page.getByTestId('trace-title').innerText();
@@ -141,6 +166,28 @@ try {
   await waitForTitle(linked, 'turn:2');
   const viaLocalhost = await linked.goto(server.pageUrl.replace('127.0.0.1', 'localhost'));
   check('the page answers on localhost too', viaLocalhost?.status() === 200, String(viaLocalhost?.status()));
+
+  const big = await startDevServer({ port: 0 });
+  try {
+    const bigTrace = await sendChain(big, 20_000);
+    const bigPage = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+    await bigPage.goto(`${big.pageUrl}#trace=${bigTrace}`);
+    await bigPage.getByText('18000 more spans not shown').waitFor(WAIT);
+    const rows = await bigPage.getByTestId('span-row').count();
+    const last = await bigPage.getByTestId('span-row').last().evaluate((row) => {
+      const label = row.querySelector('.label').getBoundingClientRect();
+      const name = row.querySelector('[data-testid="span-name"]').getBoundingClientRect();
+      return { depth: row.dataset.depth, text: row.querySelector('.label').textContent, nameVisible: name.left < label.right - 40 };
+    });
+    check(
+      'a 20k-span chain shows its first 2000 rows, the deepest with its name in view, and says how many more there are',
+      rows === 2000 && last.depth === '1999' && last.text.startsWith('depth 1999 › step 1999') && last.nameVisible,
+      `${rows} rows, last ${JSON.stringify(last)}`,
+    );
+    await bigPage.screenshot({ path: `${SCREENSHOTS}/sgp-otel-viewer-large-trace.png` });
+  } finally {
+    await big.close();
+  }
 } finally {
   await browser.close();
   await provider.shutdown();

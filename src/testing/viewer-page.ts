@@ -39,6 +39,7 @@ export const DEV_VIEWER_PAGE = `<!doctype html>
   .row { display: grid; grid-template-columns: minmax(260px, 40%) 1fr; align-items: center; padding: 3px 0; cursor: pointer; border-radius: 4px; }
   .row:hover, .row.selected { background: var(--pick); }
   .row .label { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  .row .depth { color: var(--muted); font-size: 11px; }
   .row .track { position: relative; height: 14px; margin-right: 4px; }
   .row .bar { position: absolute; top: 2px; height: 10px; border-radius: 3px; background: var(--bar); min-width: 2px; }
   .row.error .bar { background: var(--err); }
@@ -59,6 +60,7 @@ export const DEV_VIEWER_PAGE = `<!doctype html>
 <script>
 (() => {
   const MAX_ROWS = 2000;
+  const MAX_INDENT = 12;
   const el = (tag, attrs = {}, text) => {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
@@ -179,9 +181,11 @@ export const DEV_VIEWER_PAGE = `<!doctype html>
   }
 
   function spanRow(s, depth, start, total, traceId) {
-    const row = el('div', { class: 'row' + (s.status === 'ERROR' ? ' error' : '') + (s.id === selectedSpan ? ' selected' : ''), 'data-testid': 'span-row', 'data-span-id': s.id });
+    const row = el('div', { class: 'row' + (s.status === 'ERROR' ? ' error' : '') + (s.id === selectedSpan ? ' selected' : ''), 'data-testid': 'span-row', 'data-span-id': s.id, 'data-depth': depth });
     const label = el('div', { class: 'label' });
-    label.style.paddingLeft = depth * 16 + 'px';
+    // Deeper than MAX_INDENT the indent stops growing (the name would leave the column) and the depth is written out.
+    label.style.paddingLeft = Math.min(depth, MAX_INDENT) * 16 + 'px';
+    if (depth > MAX_INDENT) label.append(el('span', { class: 'depth' }, 'depth ' + depth + ' › '));
     label.append(el('span', { 'data-testid': 'span-name' }, s.name + ' '));
     label.append(el('span', { class: 'badge', 'data-testid': 'span-type' }, s.type || 'STANDALONE'));
     if (s.status === 'ERROR') label.append(' ', el('span', { class: 'badge error', 'data-testid': 'span-status' }, 'ERROR'));
