@@ -10,9 +10,10 @@ import { formatTraceTree, startSGPTestServer } from 'sgp-otel/testing';
 
 const hasCredentials = Boolean(process.env.SGP_API_KEY?.trim() && process.env.SGP_ACCOUNT_ID?.trim());
 // Without credentials: the dev viewer if one is running (npx sgp-otel dev), else an embedded server.
-const viewer = hasCredentials ? undefined : await fetch('http://127.0.0.1:5003/api/traces').then((r) => r.ok, () => false);
+const VIEWER = 'http://127.0.0.1:5003';
+const viewer = hasCredentials ? undefined : await fetch(`${VIEWER}/api/traces`).then((r) => r.ok, () => false);
 const local = hasCredentials || viewer ? undefined : await startSGPTestServer();
-const baseUrl = viewer ? 'http://127.0.0.1:5003' : local?.url;
+const baseUrl = viewer ? VIEWER : local?.url;
 const processor = new SGPSpanProcessor(baseUrl ? { apiKey: 'demo-key', accountId: 'demo-account', baseUrl } : {});
 const provider = new NodeTracerProvider({ spanProcessors: [processor] });
 provider.register();
@@ -56,7 +57,7 @@ async function runTool(name, args, fail = false) {
   });
 }
 
-await tracer.startActiveSpan('turn:1', async (turn) => {
+const traceId = await tracer.startActiveSpan('turn:1', async (turn) => {
   turn.setAttributes({
     'sgp.span_type': 'AGENT_WORKFLOW',
     'sgp.group_id': 'demo-conversation',
@@ -68,6 +69,7 @@ await tracer.startActiveSpan('turn:1', async (turn) => {
   const result = await runTool(call.tool_calls[0].name, call.tool_calls[0].arguments);
   turn.setAttribute('sgp.output', JSON.stringify({ answer: `It is ${result.forecast} in Paris.` }));
   turn.end();
+  return turn.spanContext().traceId;
 });
 
 // What a serverless handler does before returning: deliver everything now.
@@ -79,7 +81,7 @@ try {
 const stats = processor.getStats();
 
 if (viewer) {
-  console.log('No SGP credentials set: sent to the dev viewer. Open http://127.0.0.1:5003/ to see the trace.');
+  console.log(`No SGP credentials set: sent to the dev viewer. See the trace at ${VIEWER}/#trace=${traceId}`);
 } else if (local) {
   console.log(`No SGP credentials set: sent to the local SGP-compatible server at ${local.url}.`);
   console.log('(Run `npx sgp-otel dev` in another terminal first to see traces in a browser.)\n');
