@@ -11,6 +11,7 @@ import { SGPConfigError, SGPExportError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createLogger, logSoon } from '../log.js';
 import { registerExitFlush } from './exit-flush.js';
+import { vercelWaitUntil } from './serverless-runtime.js';
 import { FlushTracker } from './flush-tracker.js';
 import { InProgressRecord, OpenSpans } from './in-progress.js';
 import { BoundedQueue } from './queue.js';
@@ -85,6 +86,8 @@ export class SGPSpanProcessor implements SpanProcessor {
   /** Exports in flight that carry held spans. */
   private heldInFlight = 0;
   private kickPending = false;
+  /** Local root spans whose delivery a runtime's waitUntil is waiting for. Bounded by maxQueueSize. */
+  private readonly rootWaits = new Map<object, () => void>();
   private cancelTimer: (() => void) | undefined;
   private exitFlushMark = 0;
 
@@ -126,7 +129,9 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   onStart(span: Span, _parentContext: Context): void {
-    if (this.state !== 'running' || (this.openSpans === undefined && this.filter === undefined)) return;
+    if (this.state !== 'running') return;
+    if (isLocalRoot(span)) this.watchRoot(span);
+    if (this.openSpans === undefined && this.filter === undefined) return;
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
       if (this.filter !== undefined && !this.filter.decide(span)) return;
@@ -140,6 +145,11 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.state !== 'running') return;
+    this.accept(span);
+    if ((this.config.exportOnRootEnd || this.rootWaits.size > 0) && isLocalRoot(span)) this.rootEnded(span);
+  }
+
+  private accept(span: ReadableSpan): void {
     if (this.filter?.isFilteredOut(span)) {
       this.stats.filtered += 1;
       return;
@@ -200,6 +210,37 @@ export class SGPSpanProcessor implements SpanProcessor {
     };
   }
 
+  /**
+   * A request or agent turn begins: if the runtime can keep the invocation alive (Vercel's request
+   * context, or the `waitUntil` option), hand it a promise that settles once this root's spans are
+   * delivered.
+   */
+  private watchRoot(span: Span): void {
+    let register: ((promise: Promise<void>) => void) | undefined;
+    try {
+      register = this.config.waitUntil ?? vercelWaitUntil();
+      if (register === undefined || this.rootWaits.size >= this.config.maxQueueSize) return;
+      const delivered = new Promise<void>((resolve) => this.rootWaits.set(span, resolve));
+      register(delivered);
+    } catch (error) {
+      this.rootWaits.delete(span);
+      this.log.warn(`sgp-otel: waitUntil threw: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** A request or agent turn ended: export what is queued now (exportOnRootEnd), and settle its waitUntil once delivered. */
+  private rootEnded(span: ReadableSpan): void {
+    const settle = this.rootWaits.get(span);
+    if (settle !== undefined) {
+      this.rootWaits.delete(span);
+      // Never rejects into the platform: what was not delivered is counted and logged as always.
+      this.flushQueued('waitUntil').then(settle, settle);
+    } else if (this.config.exportOnRootEnd) {
+      this.drainUntil = Math.max(this.drainUntil, this.accepted);
+      this.kickSoon();
+    }
+  }
+
   /** Exports at once: one with any other exporter, and with exportOnStart (a start record must never overtake its final record). */
   private exportSlots(): number {
     return this.config.exportOnStart ? 1 : this.config.maxConcurrentExports;
@@ -253,6 +294,8 @@ export class SGPSpanProcessor implements SpanProcessor {
         failure ??= error;
       }
       this.stats.flushLog(true);
+      for (const settle of this.rootWaits.values()) settle();
+      this.rootWaits.clear();
       if (failure !== undefined) throw failure;
     } finally {
       release();
@@ -291,7 +334,7 @@ export class SGPSpanProcessor implements SpanProcessor {
    * Exports everything accepted so far, including what is in flight or held. Resolves when all
    * of it was delivered; rejects with an SGPFlushError when some was dropped or time ran out.
    */
-  private flushQueued(label: 'forceFlush' | 'shutdown'): Promise<void> {
+  private flushQueued(label: 'forceFlush' | 'shutdown' | 'waitUntil'): Promise<void> {
     const mark = this.accepted;
     if (this.lowestPending() >= mark) return Promise.resolve();
     this.drainUntil = Math.max(this.drainUntil, mark);
@@ -505,6 +548,13 @@ export class SGPSpanProcessor implements SpanProcessor {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
   }
+}
+
+/** A span with no parent in this process: a request, a job, an agent turn. */
+function isLocalRoot(span: ReadableSpan | Span): boolean {
+  const readable = span as ReadableSpan & { parentSpanId?: string };
+  const parent = readable.parentSpanContext;
+  return parent === undefined ? readable.parentSpanId === undefined : parent.isRemote === true;
 }
 
 /** The last line of defence: a bug of ours is logged, never an unhandled rejection in the host. */
