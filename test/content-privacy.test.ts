@@ -3,6 +3,7 @@
  * test over a registry of each convention's content attributes and events, and the promises the
  * README makes, one test each.
  */
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { Attributes } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -445,6 +446,32 @@ describe('captureContent: false, the promises one by one', () => {
       { captureContent: false, mask: undefined, maxFieldBytes: 1024, maskTimeoutMillis: 1000, clock: virtualClock() },
     );
     expect([prepared.input, prepared.output]).toEqual([{ value: NOT_CAPTURED }, { value: NOT_CAPTURED }]);
+  });
+
+  it("leaves out the error texts of an LLM span (a provider's error can quote the prompt), keeping the error type", async () => {
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), flushOnExit: false, captureContent: false });
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    const tracer = provider.getTracer('privacy');
+    for (const name of ['chat gpt-4o', 'SELECT orders']) {
+      const span = tracer.startSpan(name, { attributes: name.startsWith('chat') ? { 'gen_ai.operation.name': 'chat' } : {} });
+      const error = new TypeError(`Invalid prompt: "Alice Smith's IBAN is DE89" (${name})`);
+      span.recordException(error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      span.end();
+    }
+    await provider.shutdown();
+    const byName = Object.fromEntries(server.items.map((item) => [item.name, item]));
+    const llm = byName['chat gpt-4o']!;
+    expect(server.requests.map((request) => request.body).join('\n')).not.toContain('DE89\\" (chat gpt-4o)');
+    expect(JSON.stringify(llm)).not.toContain('Alice Smith');
+    expect(llm.metadata).toMatchObject({ error: true, error_type: 'TypeError', error_message: NOT_CAPTURED });
+    const [exception] = (llm.metadata.otel as { events: { name: string; attributes: Record<string, unknown> }[] }).events;
+    expect(exception).toMatchObject({
+      name: 'exception',
+      attributes: { 'exception.type': 'TypeError', 'exception.message': NOT_CAPTURED, 'exception.stacktrace': NOT_CAPTURED },
+    });
+    // Not an LLM span: its error is the application's own, and is sent as it is (see the README).
+    expect(byName['SELECT orders']!.metadata.error_message).toContain('Alice Smith');
   });
 
   it('counts numbers and booleans inside content as content (account_balance: 1234.56 is not sent)', async () => {

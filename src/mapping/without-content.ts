@@ -285,3 +285,32 @@ export function metadataWithoutContent(metadata: JsonObject): JsonObject {
   setOwn(out, 'otel', cleaned);
   return out;
 }
+
+/**
+ * `metadata` of an LLM span without the texts an error carries: a provider's error message can
+ * quote the prompt ("Invalid prompt: ..."), and a stack trace starts with the message. The error's
+ * type and `error: true` stay. Returns a copy; `metadata` itself is shared and not changed.
+ */
+export function errorsWithoutContent(metadata: JsonObject): JsonObject {
+  const out: JsonObject = { ...metadata };
+  if (typeof out.error_message === 'string') setOwn(out, 'error_message', NOT_CAPTURED);
+  const otel = out.otel;
+  if (otel === null || typeof otel !== 'object' || Array.isArray(otel)) return out;
+  const cleaned: JsonObject = { ...otel };
+  if (typeof cleaned.status_message === 'string') cleaned.status_message = NOT_CAPTURED;
+  if (Array.isArray(otel.events)) cleaned.events = otel.events.map(exceptionWithoutText);
+  setOwn(out, 'otel', cleaned);
+  return out;
+}
+
+/** The texts of an OpenTelemetry `exception` event. */
+const EXCEPTION_TEXTS = ['exception.message', 'exception.stacktrace'];
+
+function exceptionWithoutText(event: JsonValue): JsonValue {
+  if (event === null || typeof event !== 'object' || Array.isArray(event) || event.name !== 'exception') return event;
+  const attributes = event.attributes;
+  if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) return event;
+  const cleaned: JsonObject = { ...attributes };
+  for (const key of EXCEPTION_TEXTS) if (cleaned[key] !== undefined) setOwn(cleaned, key, NOT_CAPTURED);
+  return { ...event, attributes: cleaned };
+}
