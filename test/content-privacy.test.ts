@@ -3,16 +3,27 @@
  * test over a registry of each convention's content attributes and events, and the promises the
  * README makes, one test each.
  */
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { Attributes } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SGPSpanItem } from '../src/mapping/item.js';
 import type { MaskFunction } from '../src/mapping/prepare.js';
 import { NOT_CAPTURED, prepareItem } from '../src/mapping/prepare.js';
 import { toSGPSpanItem } from '../src/mapping/span-to-item.js';
-import { virtualClock } from './helpers.js';
+import { SGPSpanProcessor } from '../src/pipeline/processor.js';
+import { startSGPTestServer } from '../src/testing/server.js';
+import type { SGPTestServer } from '../src/testing/server.js';
+import { credentials, virtualClock } from './helpers.js';
+
+let server: SGPTestServer;
+beforeAll(async () => {
+  server = await startSGPTestServer({ maxBodyBytes: 64 * 1024 * 1024 });
+});
+afterEach(() => server.reset());
+afterAll(() => server.close());
 
 interface SpanSpec {
   name: string;
@@ -21,27 +32,35 @@ interface SpanSpec {
   links?: Attributes[];
 }
 
-function record(spec: SpanSpec): ReadableSpan {
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+/**
+ * Plays `spec` through a real tracer provider and SGPSpanProcessor, and returns the raw request
+ * body that reached the test server (what really leaves the process) and the item in it.
+ */
+async function send(spec: SpanSpec, options: { captureContent?: boolean; mask?: MaskFunction } = {}): Promise<{ wire: string; item: SGPSpanItem }> {
+  server.reset();
+  const processor = new SGPSpanProcessor({ ...credentials(server.url), flushOnExit: false, captureContent: options.captureContent ?? false, mask: options.mask });
+  const provider = new BasicTracerProvider({ spanProcessors: [processor] });
   const links = (spec.links ?? []).map((attributes) => ({ context: { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 }, attributes }));
   const span = provider.getTracer('privacy').startSpan(spec.name, { attributes: spec.attributes, links });
   for (const event of spec.events ?? []) span.addEvent(event.name, event.attributes);
   span.end();
+  await provider.shutdown();
+  expect(server.requests).toHaveLength(1);
+  const wire = server.requests[0]!.body;
+  return { wire, item: (JSON.parse(wire) as { items: SGPSpanItem[] }).items[0]! };
+}
+
+/** The span as a real provider records it, for the few checks of `prepareItem` alone. */
+async function recordSpan(spec: SpanSpec): Promise<ReadableSpan> {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  provider.getTracer('privacy').startSpan(spec.name, { attributes: spec.attributes }).end();
+  await provider.forceFlush();
   return exporter.getFinishedSpans()[0]!;
 }
 
 async function sent(spec: SpanSpec, options: { captureContent?: boolean; mask?: MaskFunction } = {}): Promise<SGPSpanItem> {
-  const span = record(spec);
-  const item = await prepareItem(toSGPSpanItem(span), span, {
-    captureContent: options.captureContent ?? false,
-    mask: options.mask,
-    maxFieldBytes: 1024 * 1024,
-    maskTimeoutMillis: 1000,
-    clock: virtualClock(),
-  });
-  // What the exporter sends is this JSON.
-  return JSON.parse(JSON.stringify(item)) as SGPSpanItem;
+  return (await send(spec, options)).item;
 }
 
 /** A piece of content: text `t`, a number `n` (numbers inside content are content too). */
@@ -215,7 +234,66 @@ const REGISTRY: Record<string, (c: Content) => SpanSpec> = {
       'documents.0.id': c.t,
     },
   }),
+  // Free-form sources (tool arguments and results, your own input/output, generated objects)
+  // carrying text that looks like chat messages, tool definitions, rankings and embeddings, with
+  // content in keys and numbers: their format is nobody's convention, so none of it is structure.
+  'sgp.input / sgp.output shaped like chat': (c) => ({ name: 's', attributes: { 'sgp.input': chatShaped(c), 'sgp.output': chatShaped(c) } }),
+  'ai.toolCall.args / result shaped like chat': (c) => ({
+    name: 'ai.toolCall',
+    attributes: { 'ai.operationId': 'ai.toolCall', 'ai.toolCall.args': chatShaped(c), 'ai.toolCall.result': chatShaped(c) },
+  }),
+  'gen_ai.tool.call.arguments / result shaped like chat': (c) => ({
+    name: 'execute_tool',
+    attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.call.arguments': chatShaped(c), 'gen_ai.tool.call.result': chatShaped(c) },
+  }),
+  'traceloop.entity.input / output shaped like chat': (c) => ({
+    name: 'task',
+    attributes: { 'traceloop.span.kind': 'task', 'traceloop.entity.input': chatShaped(c), 'traceloop.entity.output': chatShaped(c) },
+  }),
+  'input.value / output.value shaped like chat': (c) => ({
+    name: 'chain',
+    attributes: { 'openinference.span.kind': 'CHAIN', 'input.value': chatShaped(c), 'output.value': chatShaped(c) },
+  }),
+  'gen_ai.prompt / gen_ai.completion as a JSON object': (c) => ({
+    name: 'chat',
+    attributes: { 'gen_ai.prompt': chatShaped(c), 'gen_ai.completion': chatShaped(c) },
+  }),
+  'ai.prompt with keys of its own, ai.response.object shaped like chat': (c) => ({
+    name: 'ai.generateObject',
+    attributes: {
+      'ai.prompt': j({ [c.t]: c.n, system: c.t, messages: [{ role: c.t, index: c.n, content: [{ type: c.t, text: c.t, [c.t]: c.n }] }] }),
+      'ai.response.object': chatShaped(c),
+    },
+  }),
+  // Chat formats whose structural positions hold content: only values that are structure pass.
+  'chat messages with content at structural positions': (c) => ({
+    name: 'chat',
+    attributes: {
+      'gen_ai.input.messages': j([
+        { role: c.t, index: c.n, finish_reason: c.t, [c.t]: c.n, parts: [{ type: c.t, mime_type: c.t, modality: c.t, [c.t]: c.t }] },
+      ]),
+      'gen_ai.output.messages': j([{ role: 'assistant', finish_reason: c.t, index: c.n, parts: [{ type: 'tool_call', name: `${c.t} with spaces` }] }]),
+      'gen_ai.tool.definitions': j([{ type: c.t, name: `${c.t} with spaces`, [c.t]: c.n }]),
+    },
+  }),
 };
+
+/** Text shaped like every structure the conventions define, with content in keys, values and numbers. */
+function chatShaped(c: Content): string {
+  const message = { role: c.t, tool_call_id: c.t, toolCallId: c.t, index: c.n, finish_reason: c.t, id: c.t, name: c.t, type: c.t };
+  return j({
+    [c.t]: { account_balance: c.n },
+    messages: [{ ...message, parts: [message], content: [message], tool_calls: [{ ...message, function: { name: c.t } }] }],
+    system_instructions: [message],
+    tools: [{ name: c.t, type: c.t, function: { name: c.t } }],
+    tool_calls: [message],
+    ranking: [{ index: c.n, originalIndex: c.n }],
+    documents: [c.t],
+    values: [c.n],
+    embeddings: c.t,
+    dimensions: c.n,
+  });
+}
 
 /** Content that cannot occur by chance in an item: a marked token and a number with a marked fraction. */
 const content = fc.record({
@@ -234,7 +312,7 @@ describe('captureContent: false, every convention (property)', () => {
           attributes: Object.assign({}, ...specs.map((s) => s.attributes)),
           events: specs.flatMap((s) => s.events ?? []),
         };
-        const wire = JSON.stringify(await sent(spec));
+        const { wire } = await send(spec);
         expect(wire).not.toContain(c.t);
         expect(wire).not.toContain(String(c.n));
       }),
@@ -242,9 +320,16 @@ describe('captureContent: false, every convention (property)', () => {
     );
   });
 
+  it.each(Object.keys(REGISTRY))('%s alone: no content value in the request body', async (name) => {
+    const c = { t: 'ct-alone', n: 987654321.125 };
+    const { wire } = await send(REGISTRY[name]!(c));
+    expect(wire).not.toContain(c.t);
+    expect(wire).not.toContain(String(c.n));
+  });
+
   it.each(Object.keys(REGISTRY))('%s: the content is really there with capture on', async (name) => {
     const c = { t: 'ct-visible', n: 123456789.125 };
-    const wire = JSON.stringify(await sent(REGISTRY[name]!(c), { captureContent: true }));
+    const { wire } = await send(REGISTRY[name]!(c), { captureContent: true });
     expect(wire).toContain(c.t);
   });
 });
@@ -259,7 +344,7 @@ describe('captureContent: false, the promises one by one', () => {
         'gen_ai.tool.call.arguments': JSON.stringify({ name: 'Alice Smith', id: '123-45-6789', role: 'CFO' }),
       },
     });
-    expect(item.input).toEqual({ name: NOT_CAPTURED, id: NOT_CAPTURED, role: NOT_CAPTURED });
+    expect(item.input).toEqual({ value: NOT_CAPTURED });
     expect(item.metadata['gen_ai.tool.name']).toBe('lookup');
     const chat = await sent({ name: 'chat', attributes: { 'gen_ai.input.messages': messages({ t: 'secret', n: 1234.56 }) } });
     expect(chat.input.messages).toEqual([
@@ -269,9 +354,132 @@ describe('captureContent: false, the promises one by one', () => {
     ]);
   });
 
+  it('sends tool arguments and results, sgp.*, traceloop.entity.* and input/output.value as one marker, whatever their shape', async () => {
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), flushOnExit: false, captureContent: false });
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    const t = provider.getTracer('privacy');
+    t.startSpan('ai.toolCall', {
+      attributes: {
+        'ai.operationId': 'ai.toolCall',
+        'ai.toolCall.args': JSON.stringify({ 'Alice Smith': { account_balance: 1234.56 } }),
+        'ai.toolCall.result': JSON.stringify({ messages: [{ role: 'SECRET_role', tool_call_id: 'SECRET_iban', index: 4242.42 }] }),
+      },
+    }).end();
+    t.startSpan('execute_tool', {
+      attributes: {
+        'gen_ai.operation.name': 'execute_tool',
+        'gen_ai.tool.call.arguments': JSON.stringify({ tools: [{ name: 'SECRET_name' }] }),
+        'gen_ai.tool.call.result': JSON.stringify({ embeddings: 'SECRET_result', dimensions: 9999.99 }),
+      },
+    }).end();
+    t.startSpan('c', {
+      attributes: { 'traceloop.entity.output': JSON.stringify({ dimensions: 'SECRET_tl' }), 'output.value': JSON.stringify({ embeddings: 31337 }) },
+    }).end();
+    t.startSpan('s', { attributes: { 'sgp.input': JSON.stringify({ messages: [{ role: 'user' }] }), 'sgp.output': '{"embeddings": 2}' } }).end();
+    await provider.shutdown();
+    const wire = server.requests.map((request) => request.body).join('\n');
+    for (const leak of ['Alice Smith', 'account_balance', '1234.56', 'SECRET_', '4242.42', '9999.99', '31337']) expect(wire).not.toContain(leak);
+    const marker = { value: NOT_CAPTURED };
+    expect(Object.fromEntries(server.items.map((item) => [item.name, [item.input, item.output]]))).toEqual({
+      'ai.toolCall': [marker, marker],
+      execute_tool: [marker, marker],
+      c: [{}, marker],
+      s: [marker, marker],
+    });
+  });
+
+  it('keeps a value at a structural position only when it looks like structure there', async () => {
+    const item = await sent({
+      name: 'chat',
+      attributes: {
+        'gen_ai.input.messages': JSON.stringify([
+          { role: 'Alice Smith', index: 4242.42, finish_reason: 'her IBAN is DE89', tool_call_id: 'call 1 for Alice', parts: [{ type: 'alice', mime_type: 'Alice Smith', modality: 'smell' }] },
+          { role: 'tool', index: 3, tool_call_id: 'call_1', parts: [{ type: 'tool_call_response', id: 'call_1', mime_type: 'application/json', modality: 'text' }] },
+        ]),
+        'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', finish_reason: 'stop', parts: [{ type: 'tool_call', id: 'x'.repeat(65), name: 'look up Alice' }] }]),
+        'gen_ai.tool.definitions': JSON.stringify([{ type: 'Alice', name: 'lookup' }]),
+      },
+    });
+    expect(item.input).toEqual({
+      messages: [
+        {
+          role: NOT_CAPTURED,
+          index: NOT_CAPTURED,
+          finish_reason: NOT_CAPTURED,
+          tool_call_id: NOT_CAPTURED,
+          parts: [{ type: NOT_CAPTURED, mime_type: NOT_CAPTURED, modality: NOT_CAPTURED }],
+        },
+        { role: 'tool', index: 3, tool_call_id: 'call_1', parts: [{ type: 'tool_call_response', id: 'call_1', mime_type: 'application/json', modality: 'text' }] },
+      ],
+      tools: [{ type: NOT_CAPTURED, name: 'lookup' }],
+    });
+    expect(item.output.messages).toEqual([{ role: 'assistant', finish_reason: 'stop', parts: [{ type: 'tool_call', id: NOT_CAPTURED, name: NOT_CAPTURED }] }]);
+  });
+
+  it('sends keys a chat format does not define as one marker, and no inherited name counts as a rule', async () => {
+    const item = await sent({
+      name: 'chat',
+      attributes: {
+        'gen_ai.input.messages': JSON.stringify([{ role: 'user', 'Alice Smith': 1, constructor: 'Alice', toString: 'Alice', __proto__: 'Alice' }]),
+      },
+    });
+    expect(item.input.messages).toEqual([{ role: 'user', value: NOT_CAPTURED }]);
+  });
+
+  it('keeps tool definitions beside a free-form input, and nothing of the input', async () => {
+    const item = await sent({
+      name: 'execute_tool',
+      attributes: {
+        'gen_ai.tool.call.arguments': JSON.stringify({ 'Alice Smith': 1234.56 }),
+        'gen_ai.tool.definitions': JSON.stringify([{ type: 'function', name: 'lookup', description: 'Alice' }]),
+      },
+    });
+    expect(item.input).toEqual({ value: NOT_CAPTURED, tools: [{ type: 'function', name: 'lookup', description: NOT_CAPTURED }] });
+  });
+
+  it('treats input and output not made by the mapping as free-form', async () => {
+    const span = await recordSpan({ name: 'chat', attributes: {} });
+    const item = toSGPSpanItem(span);
+    const prepared = await prepareItem(
+      { ...item, input: { messages: [{ role: 'user' }] }, output: { embeddings: 2 } },
+      span,
+      { captureContent: false, mask: undefined, maxFieldBytes: 1024, maskTimeoutMillis: 1000, clock: virtualClock() },
+    );
+    expect([prepared.input, prepared.output]).toEqual([{ value: NOT_CAPTURED }, { value: NOT_CAPTURED }]);
+  });
+
+  it("leaves out the error texts of an LLM span (a provider's error can quote the prompt), keeping the error type", async () => {
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), flushOnExit: false, captureContent: false });
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    const tracer = provider.getTracer('privacy');
+    for (const name of ['chat gpt-4o', 'SELECT orders']) {
+      const span = tracer.startSpan(name, { attributes: name.startsWith('chat') ? { 'gen_ai.operation.name': 'chat' } : {} });
+      const error = new TypeError(`Invalid prompt: "Alice Smith's IBAN is DE89" (${name})`);
+      span.recordException(error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      span.end();
+    }
+    await provider.shutdown();
+    const byName = Object.fromEntries(server.items.map((item) => [item.name, item]));
+    const llm = byName['chat gpt-4o']!;
+    expect(server.requests.map((request) => request.body).join('\n')).not.toContain('DE89\\" (chat gpt-4o)');
+    expect(JSON.stringify(llm)).not.toContain('Alice Smith');
+    expect(llm.metadata).toMatchObject({ error: true, error_type: 'TypeError', error_message: NOT_CAPTURED });
+    const [exception] = (llm.metadata.otel as { events: { name: string; attributes: Record<string, unknown> }[] }).events;
+    expect(exception).toMatchObject({
+      name: 'exception',
+      attributes: { 'exception.type': 'TypeError', 'exception.message': NOT_CAPTURED, 'exception.stacktrace': NOT_CAPTURED },
+    });
+    // Not an LLM span: its error is the application's own, and is sent as it is (see the README).
+    expect(byName['SELECT orders']!.metadata.error_message).toContain('Alice Smith');
+  });
+
   it('counts numbers and booleans inside content as content (account_balance: 1234.56 is not sent)', async () => {
-    const item = await sent({ name: 's', attributes: { 'sgp.output': JSON.stringify({ account_balance: 1234.56, vip: true }) } });
-    expect(item.output).toEqual({ account_balance: NOT_CAPTURED, vip: NOT_CAPTURED });
+    const item = await sent({
+      name: 'chat',
+      attributes: { 'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: 1234.56, cached: true }] }]) },
+    });
+    expect(item.output.messages).toEqual([{ role: 'assistant', parts: [{ type: 'text', content: NOT_CAPTURED, value: NOT_CAPTURED }] }]);
   });
 
   it('removes content attributes no mapping rule claims, and keeps what is known not to be content', async () => {

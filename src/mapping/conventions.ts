@@ -10,6 +10,20 @@ import type { JsonObject, JsonValue, SGPSpanType } from './item.js';
 import { isSGPSpanType } from './item.js';
 import { rebuildIndexed } from './indexed.js';
 import { attributeToJson, parseJsonText, setOwn, toJsonObjectField } from './json.js';
+import type { Shape } from './without-content.js';
+import {
+  EMBEDDING_COUNTS,
+  fieldsOf,
+  FREE_FORM,
+  LIST,
+  MESSAGES,
+  PARTS,
+  RANKING,
+  recordFormat,
+  TOOL_CALLS,
+  TOOL_DEFINITIONS,
+  withField,
+} from './without-content.js';
 
 /** The parts of a span the conventions read. */
 export interface ConventionInput {
@@ -19,6 +33,7 @@ export interface ConventionInput {
 }
 
 export interface ConventionResult {
+  /** Each carries the format it was read in (`recordFormat`), for `captureContent: false`: pass the objects on as they are. */
   input: JsonObject | undefined;
   output: JsonObject | undefined;
   type: SGPSpanType | undefined;
@@ -39,7 +54,23 @@ export const SGP_ATTRIBUTES = {
   groupId: 'sgp.group_id',
 } as const;
 
-type Read = (span: ConventionInput, attrs: Attributes) => JsonObject | undefined;
+/**
+ * What a source read, and the format it read it in: which positions are structure when content
+ * capture is off. Only formats a convention defines have any; what a user or a tool wrote is
+ * {@link FREE_FORM}.
+ */
+interface Content {
+  value: JsonObject;
+  format: Shape;
+}
+
+type Read = (span: ConventionInput, attrs: Attributes) => Content | undefined;
+
+function inFormat(format: Shape, value: JsonObject | undefined): Content | undefined {
+  return value === undefined ? undefined : { value, format };
+}
+const freeForm = (value: JsonObject | undefined) => inFormat(FREE_FORM, value);
+const CHAT: Shape = fieldsOf({ messages: MESSAGES });
 
 interface ContentSource {
   /** Which convention this is, for the README table. */
@@ -162,10 +193,15 @@ function eventAttributes(span: ConventionInput, name: string): Attributes | unde
   return span.events.find((event) => event.name === name)?.attributes;
 }
 
-/** `gen_ai.prompt` / `gen_ai.completion` content: a JSON array of messages, or text kept under `textKey`. */
-function genAIText(value: unknown, textKey: string): JsonObject | undefined {
+/**
+ * `gen_ai.prompt` / `gen_ai.completion` content: a JSON array of messages, or text kept under
+ * `textKey`; a JSON object is nobody's format, so it is free-form.
+ */
+function genAIText(value: unknown, textKey: string): Content | undefined {
   const parsed = parseMaybeJson(value);
-  return Array.isArray(parsed) ? { messages: parsed } : objectOr(parsed, textKey);
+  if (Array.isArray(parsed)) return inFormat(CHAT, { messages: parsed });
+  if (parsed !== null && typeof parsed === 'object') return freeForm(parsed);
+  return inFormat(fieldsOf({ [textKey]: FREE_FORM }), objectOr(parsed, textKey));
 }
 
 /**
@@ -181,7 +217,7 @@ function deprecatedGenAIContent(key: 'gen_ai.prompt' | 'gen_ai.completion', text
     claims: (k) => k === key || flattened(k),
     read: (span, a) => {
       const messages = unflattenIndexed(a, `${key}.`);
-      if (messages.length > 0) return { messages };
+      if (messages.length > 0) return inFormat(CHAT, { messages });
       if (has(a, key)) return genAIText(a[key], textKey);
       const fromEvent = eventAttributes(span, event)?.[key];
       return fromEvent === undefined ? undefined : genAIText(fromEvent, textKey);
@@ -190,12 +226,13 @@ function deprecatedGenAIContent(key: 'gen_ai.prompt' | 'gen_ai.completion', text
 }
 
 /** GenAI input content from span attributes, or from the details event when the span has none. */
-function genAIInput(attrs: Attributes): JsonObject | undefined {
+function genAIInput(attrs: Attributes): Content | undefined {
   if (!has(attrs, 'gen_ai.input.messages') && !has(attrs, 'gen_ai.system_instructions')) return undefined;
-  return defined({
+  const input = defined({
     system_instructions: parseMaybeJson(attrs['gen_ai.system_instructions']),
     messages: parseMaybeJson(attrs['gen_ai.input.messages']),
   });
+  return inFormat(fieldsOf({ system_instructions: PARTS, messages: MESSAGES }), input);
 }
 
 /** An AI SDK value serialized from a `Uint8Array` (`{"0":137,"1":80,...}`) as base64 text. */
@@ -237,11 +274,17 @@ function aiSdkToolCalls(value: JsonValue | undefined): JsonValue | undefined {
   );
 }
 
+const QUERY: Shape = fieldsOf({ query: FREE_FORM });
+const DOCUMENTS: Shape = fieldsOf({ documents: LIST });
+/** The AI SDK's `ai.prompt`: `{ system?, prompt?, messages? }`. */
+const AI_SDK_PROMPT: Shape = { fields: { messages: MESSAGES }, content: ['system', 'prompt'] };
+const AI_SDK_RESPONSE: Shape = fieldsOf({ text: FREE_FORM, reasoning: FREE_FORM, object: FREE_FORM, tool_calls: TOOL_CALLS });
+
 export const INPUT_SOURCES: ContentSource[] = [
   {
     name: SGP_ATTRIBUTES.input,
     claims: oneOf(SGP_ATTRIBUTES.input),
-    read: (_, a) => (has(a, SGP_ATTRIBUTES.input) ? toJsonObjectField(a[SGP_ATTRIBUTES.input]) : undefined),
+    read: (_, a) => (has(a, SGP_ATTRIBUTES.input) ? freeForm(toJsonObjectField(a[SGP_ATTRIBUTES.input])) : undefined),
   },
   {
     name: `gen_ai.input.messages (+ gen_ai.system_instructions); ${GENAI_DETAILS_EVENT} event`,
@@ -256,23 +299,24 @@ export const INPUT_SOURCES: ContentSource[] = [
       const messages = span.events
         .filter((event) => event.name in GENAI_INPUT_EVENTS)
         .map((event) => eventMessage(event, GENAI_INPUT_EVENTS[event.name]));
-      return messages.length > 0 ? { messages } : undefined;
+      return messages.length > 0 ? inFormat(CHAT, { messages }) : undefined;
     },
   },
   {
     name: 'gen_ai.retrieval.query.text, gen_ai.memory.query.text',
     claims: oneOf('gen_ai.retrieval.query.text', 'gen_ai.memory.query.text'),
-    read: (_, a) => defined({ query: attributeToJson(a['gen_ai.retrieval.query.text'] ?? a['gen_ai.memory.query.text']) }),
+    read: (_, a) =>
+      inFormat(QUERY, defined({ query: attributeToJson(a['gen_ai.retrieval.query.text'] ?? a['gen_ai.memory.query.text']) })),
   },
   {
     name: 'Vercel AI SDK: ai.prompt.messages, ai.prompt, ai.toolCall.args, ai.value(s), ai.documents',
     claims: oneOf('ai.prompt.messages', 'ai.prompt', 'ai.toolCall.args', 'ai.value', 'ai.values', 'ai.documents'),
     read: (_, a) => {
-      if (has(a, 'ai.prompt.messages')) return { messages: aiSdkMessages(parseMaybeJson(a['ai.prompt.messages'])) ?? null };
-      if (has(a, 'ai.prompt')) return objectOr(parseMaybeJson(a['ai.prompt']), 'prompt');
-      if (has(a, 'ai.toolCall.args')) return objectOr(parseMaybeJson(a['ai.toolCall.args']), 'arguments');
-      if (has(a, 'ai.values') || has(a, 'ai.value')) return { values: parsedList(a['ai.values'] ?? a['ai.value']) ?? [] };
-      if (has(a, 'ai.documents')) return { documents: parsedList(a['ai.documents']) ?? [] };
+      if (has(a, 'ai.prompt.messages')) return inFormat(CHAT, { messages: aiSdkMessages(parseMaybeJson(a['ai.prompt.messages'])) ?? null });
+      if (has(a, 'ai.prompt')) return inFormat(AI_SDK_PROMPT, objectOr(parseMaybeJson(a['ai.prompt']), 'prompt'));
+      if (has(a, 'ai.toolCall.args')) return freeForm(objectOr(parseMaybeJson(a['ai.toolCall.args']), 'arguments'));
+      if (has(a, 'ai.values') || has(a, 'ai.value')) return inFormat(fieldsOf({ values: LIST }), { values: parsedList(a['ai.values'] ?? a['ai.value']) ?? [] });
+      if (has(a, 'ai.documents')) return inFormat(fieldsOf({ documents: LIST }), { documents: parsedList(a['ai.documents']) ?? [] });
       return undefined;
     },
   },
@@ -297,28 +341,28 @@ export const INPUT_SOURCES: ContentSource[] = [
         template: attributeToJson(a['llm.prompt_template.template']),
         variables: parseMaybeJson(a['llm.prompt_template.variables']),
       });
-      if (llm) return llm;
+      if (llm) return inFormat(fieldsOf({ messages: MESSAGES, prompts: LIST, template: FREE_FORM, variables: FREE_FORM }), llm);
       const texts = unflattenIndexed(a, 'embedding.embeddings.');
       const values = texts.map((entry) => ((entry.embedding as JsonObject | undefined)?.text ?? null) as JsonValue);
-      if (values.some((value) => value !== null)) return { values };
+      if (values.some((value) => value !== null)) return inFormat(fieldsOf({ values: LIST }), { values });
       const reranker = defined({
         query: attributeToJson(a['reranker.query']),
         documents: indexedList(a, 'reranker.input_documents.', 'document'),
       });
-      if (reranker) return reranker;
-      return has(a, 'input.value') ? objectOr(parseMaybeJson(a['input.value']), 'value') : undefined;
+      if (reranker) return inFormat(fieldsOf({ query: FREE_FORM, documents: LIST }), reranker);
+      return has(a, 'input.value') ? freeForm(objectOr(parseMaybeJson(a['input.value']), 'value')) : undefined;
     },
   },
   {
     name: 'Traceloop: traceloop.entity.input',
     claims: oneOf('traceloop.entity.input'),
-    read: (_, a) => (has(a, 'traceloop.entity.input') ? objectOr(parseMaybeJson(a['traceloop.entity.input']), 'value') : undefined),
+    read: (_, a) => (has(a, 'traceloop.entity.input') ? freeForm(objectOr(parseMaybeJson(a['traceloop.entity.input']), 'value')) : undefined),
   },
   {
     name: 'gen_ai.tool.call.arguments',
     claims: oneOf('gen_ai.tool.call.arguments'),
     read: (_, a) =>
-      has(a, 'gen_ai.tool.call.arguments') ? objectOr(parseMaybeJson(a['gen_ai.tool.call.arguments']), 'arguments') : undefined,
+      has(a, 'gen_ai.tool.call.arguments') ? freeForm(objectOr(parseMaybeJson(a['gen_ai.tool.call.arguments']), 'arguments')) : undefined,
   },
 ];
 
@@ -351,14 +395,14 @@ export const OUTPUT_SOURCES: ContentSource[] = [
   {
     name: SGP_ATTRIBUTES.output,
     claims: oneOf(SGP_ATTRIBUTES.output),
-    read: (_, a) => (has(a, SGP_ATTRIBUTES.output) ? toJsonObjectField(a[SGP_ATTRIBUTES.output]) : undefined),
+    read: (_, a) => (has(a, SGP_ATTRIBUTES.output) ? freeForm(toJsonObjectField(a[SGP_ATTRIBUTES.output])) : undefined),
   },
   {
     name: `gen_ai.output.messages; ${GENAI_DETAILS_EVENT} event`,
     claims: oneOf('gen_ai.output.messages'),
     read: (span, a) => {
       const messages = a['gen_ai.output.messages'] ?? eventAttributes(span, GENAI_DETAILS_EVENT)?.['gen_ai.output.messages'];
-      return messages === undefined ? undefined : { messages: parseMaybeJson(messages) ?? null };
+      return messages === undefined ? undefined : inFormat(CHAT, { messages: parseMaybeJson(messages) ?? null });
     },
   },
   deprecatedGenAIContent('gen_ai.completion', 'completion'),
@@ -373,7 +417,7 @@ export const OUTPUT_SOURCES: ContentSource[] = [
         const { message, ...rest } = choice;
         return message !== null && typeof message === 'object' && !Array.isArray(message) ? { ...message, ...rest } : choice;
       });
-      return { messages };
+      return inFormat(CHAT, { messages });
     },
   },
   {
@@ -381,7 +425,7 @@ export const OUTPUT_SOURCES: ContentSource[] = [
     claims: oneOf('gen_ai.retrieval.documents', 'gen_ai.memory.records'),
     read: (_, a) => {
       const documents = parsedList(a['gen_ai.retrieval.documents'] ?? a['gen_ai.memory.records']);
-      return documents === undefined ? undefined : { documents };
+      return inFormat(DOCUMENTS, documents && { documents });
     },
   },
   {
@@ -403,9 +447,9 @@ export const OUTPUT_SOURCES: ContentSource[] = [
         object: parseMaybeJson(a['ai.response.object']),
         tool_calls: aiSdkToolCalls(parseMaybeJson(a['ai.response.toolCalls'])),
       });
-      if (response) return response;
-      if (has(a, 'ai.toolCall.result')) return objectOr(parseMaybeJson(a['ai.toolCall.result']), 'result');
-      if (has(a, 'ai.ranking')) return { ranking: parsedList(a['ai.ranking']) ?? [] };
+      if (response) return inFormat(AI_SDK_RESPONSE, response);
+      if (has(a, 'ai.toolCall.result')) return freeForm(objectOr(parseMaybeJson(a['ai.toolCall.result']), 'result'));
+      if (has(a, 'ai.ranking')) return inFormat(fieldsOf({ ranking: RANKING }), { ranking: parsedList(a['ai.ranking']) ?? [] });
       const vectors = parsedList(a['ai.embeddings']) ?? (has(a, 'ai.embedding') ? [parseMaybeJson(a['ai.embedding']) ?? null] : undefined);
       return vectors === undefined ? undefined : embeddingSummary(vectors);
     },
@@ -421,36 +465,36 @@ export const OUTPUT_SOURCES: ContentSource[] = [
       indexedUnder('reranker.output_documents.')(key),
     read: (_, a) => {
       const messages = unflattenIndexed(a, 'llm.output_messages.');
-      if (messages.length > 0) return { messages: unwrapOpenInference(messages) };
+      if (messages.length > 0) return inFormat(CHAT, { messages: unwrapOpenInference(messages) });
       const choices = indexedTexts(a, 'llm.choices.', 'completion');
-      if (choices) return { choices };
+      if (choices) return inFormat(fieldsOf({ choices: LIST }), { choices });
       const documents = indexedList(a, 'retrieval.documents.', 'document');
-      if (documents) return { documents };
+      if (documents) return inFormat(DOCUMENTS, { documents });
       const ranking = indexedList(a, 'reranker.output_documents.', 'document');
-      if (ranking) return { ranking };
+      if (ranking) return inFormat(fieldsOf({ ranking: RANKING }), { ranking });
       const vectors = unflattenIndexed(a, 'embedding.embeddings.')
         .map((entry) => (entry.embedding as JsonObject | undefined)?.vector)
         .filter((vector) => vector !== undefined);
       if (vectors.length > 0) return embeddingSummary(vectors);
-      return has(a, 'output.value') ? objectOr(parseMaybeJson(a['output.value']), 'value') : undefined;
+      return has(a, 'output.value') ? freeForm(objectOr(parseMaybeJson(a['output.value']), 'value')) : undefined;
     },
   },
   {
     name: 'Traceloop: traceloop.entity.output',
     claims: oneOf('traceloop.entity.output'),
-    read: (_, a) => (has(a, 'traceloop.entity.output') ? objectOr(parseMaybeJson(a['traceloop.entity.output']), 'value') : undefined),
+    read: (_, a) => (has(a, 'traceloop.entity.output') ? freeForm(objectOr(parseMaybeJson(a['traceloop.entity.output']), 'value')) : undefined),
   },
   {
     name: 'gen_ai.tool.call.result',
     claims: oneOf('gen_ai.tool.call.result'),
-    read: (_, a) => (has(a, 'gen_ai.tool.call.result') ? objectOr(parseMaybeJson(a['gen_ai.tool.call.result']), 'result') : undefined),
+    read: (_, a) => (has(a, 'gen_ai.tool.call.result') ? freeForm(objectOr(parseMaybeJson(a['gen_ai.tool.call.result']), 'result')) : undefined),
   },
 ];
 
 /** Embedding vectors are never sent: their count and dimensions describe them. */
-function embeddingSummary(vectors: JsonValue[]): JsonObject {
+function embeddingSummary(vectors: JsonValue[]): Content | undefined {
   const first = vectors.find(Array.isArray);
-  return defined({ embeddings: vectors.length, dimensions: first?.length }) ?? {};
+  return inFormat(EMBEDDING_COUNTS, defined({ embeddings: vectors.length, dimensions: first?.length }) ?? {});
 }
 
 /** `gen_ai.operation.name` -> SGP type. */
@@ -605,24 +649,29 @@ function llmMetadata(a: Attributes): JsonObject | undefined {
   return out;
 }
 
-function firstContent(sources: ContentSource[], span: ConventionInput): JsonObject | undefined {
+function firstContent(sources: ContentSource[], span: ConventionInput): Content | undefined {
   for (const source of sources) {
-    const value = source.read(span, span.attributes);
-    if (value !== undefined) return value;
+    const content = source.read(span, span.attributes);
+    if (content !== undefined) return content;
   }
   return undefined;
 }
 
 /** The winning input, with tool definitions from any convention as `tools` (never over `sgp.input`). */
-function inputWithTools(span: ConventionInput): JsonObject | undefined {
+function inputWithTools(span: ConventionInput): Content | undefined {
   const input = firstContent(INPUT_SOURCES, span);
   if (has(span.attributes, SGP_ATTRIBUTES.input)) return input;
-  if (input?.tools !== undefined) return input;
+  if (input?.value.tools !== undefined) return input;
   for (const source of TOOL_DEFINITION_SOURCES) {
     const tools = source.read(span.attributes);
-    if (tools !== undefined) return { ...input, tools };
+    if (tools !== undefined) return { value: { ...input?.value, tools }, format: withField(input?.format ?? {}, 'tools', TOOL_DEFINITIONS) };
   }
   return input;
+}
+
+/** The object, labelled with its format for `captureContent: false` (see without-content.ts). */
+function recorded(content: Content | undefined): JsonObject | undefined {
+  return content === undefined ? undefined : recordFormat(content.value, content.format);
 }
 
 const CLAIMERS = [...INPUT_SOURCES, ...OUTPUT_SOURCES, ...TOOL_DEFINITION_SOURCES].map((source) => source.claims);
@@ -650,8 +699,8 @@ export function interpretConventions(span: ConventionInput): ConventionResult {
     if (CONTENT_EVENTS.has(event.name)) claimedEvents.add(index);
   });
   return {
-    input: inputWithTools(span),
-    output: firstContent(OUTPUT_SOURCES, span),
+    input: recorded(inputWithTools(span)),
+    output: recorded(firstContent(OUTPUT_SOURCES, span)),
     type,
     groupId: groupKey === undefined ? undefined : (a[groupKey] as string),
     llm: llmMetadata(a),

@@ -6,7 +6,8 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
 import { clampDepth, MAX_WALK_DEPTH, setOwn } from './json.js';
-import { INPUT_SHAPE, metadataWithoutContent, NOT_CAPTURED, OUTPUT_SHAPE, withoutContent } from './without-content.js';
+import { errorsWithoutContent, fieldWithoutContent, metadataWithoutContent, NOT_CAPTURED } from './without-content.js';
+import { isGenAISpan } from './conventions.js';
 import type { Cut } from './truncate.js';
 import { fitToBudget } from './budget.js';
 
@@ -120,9 +121,11 @@ export function markTruncated(metadata: JsonObject, cuts: Cut[], extra: JsonObje
 export async function prepareItem(item: SGPSpanItem, span: ReadableSpan, options: PrepareOptions): Promise<SGPSpanItem> {
   let { input, output, metadata, name, group_id: groupId } = item;
   if (!options.captureContent) {
-    input = withoutContent(input, INPUT_SHAPE) as JsonObject;
-    output = withoutContent(output, OUTPUT_SHAPE) as JsonObject;
+    // By the format the mapping recorded for each object: free-form unless it came from a chat format.
+    input = fieldWithoutContent(input);
+    output = fieldWithoutContent(output);
     metadata = metadataWithoutContent(metadata);
+    if (isGenAISpan({ name: String(span.name), attributes: span.attributes ?? {} })) metadata = errorsWithoutContent(metadata);
   }
   if (options.mask) {
     const { mask } = options;

@@ -2,67 +2,167 @@
  * What `captureContent: false` leaves of an item. It holds by construction, not by a list of
  * content attributes that is complete until the next convention ships:
  *
- * - `input` / `output` keep only the positions the conventions define as structure (message role,
- *   part type, tool name, tool call id, finish reason, ...). Everything else, numbers and booleans
- *   included, becomes `"[not captured]"`; arguments, results, objects and documents become that
- *   marker whole, keys and all.
+ * - `input` / `output` keep structure only where the mapping read them from a format a convention
+ *   defines (chat messages, tool definitions, retrieval and rerank lists, the embedding counts the
+ *   mapping itself computes), and only at the positions that format defines as structure (message
+ *   role, part type, tool name, tool call id, finish reason, ...), and only values that look like
+ *   structure there (a `role` is one of the known roles, an `index` a small integer). Everything
+ *   else, numbers and booleans included, becomes `"[not captured]"`. A free-form field (tool
+ *   arguments and results, `sgp.input`, `input.value`, `traceloop.entity.*`, generated objects)
+ *   becomes `{ "value": "[not captured]" }` whole: its keys can be content too.
  * - In `metadata`, an attribute of an LLM convention's family (`gen_ai.*`, `ai.*`, `llm.*`, ...)
  *   stays only when it is known not to be content (model, usage, operation, ids, finish reasons,
  *   settings); so do the attributes of events and links. Events named in those families keep only
  *   known non-content attributes, whatever their keys.
  */
-import type { JsonObject, JsonValue } from './item.js';
+import type { JsonObject, JsonPrimitive, JsonValue } from './item.js';
 import { setOwn } from './json.js';
 
 /** Replaces content when content capture is off. */
 export const NOT_CAPTURED = '[not captured]';
 
 /**
- * A position in `input`/`output`: `keep` names the keys whose scalar values are structure,
- * `fields` the keys that hold more structure, `items` the shape of an array's elements. A value
- * anywhere else is content.
+ * Where the keys a format does not define go: all of them together become one
+ * `value: "[not captured]"` entry, so neither their names nor their number is sent. `value` is
+ * never a structural key of any shape below.
  */
-interface Shape {
-  keep?: readonly string[];
+const OTHER_KEYS = 'value';
+
+/** Whether a scalar at a structural position really is structure; if not, it is content. */
+type Check = (value: JsonPrimitive) => boolean;
+
+/**
+ * A position in `input`/`output` as a format defines it: `keep` names the keys whose scalar value
+ * is structure (when it passes the check), `fields` the keys that hold more structure, `content`
+ * the keys the format defines as content (sent by name, value replaced), `items` the shape of an
+ * array's elements. A shape that defines no key at all is content whole.
+ */
+export interface Shape {
+  keep?: Readonly<Record<string, Check>>;
   fields?: Readonly<Record<string, Shape>>;
+  content?: readonly string[];
   items?: Shape;
 }
 
-/** An array whose elements are all content: its length is kept. */
-const LIST: Shape = { items: {} };
-const PART: Shape = {
-  keep: ['type', 'id', 'name', 'mime_type', 'mimeType', 'mediaType', 'modality', 'toolCallId', 'toolName', 'tool_call_id'],
+const oneOfLowercase = (...values: string[]): Check => {
+  const known = new Set(values);
+  return (value) => typeof value === 'string' && known.has(value.toLowerCase());
 };
+
+/** Message roles of the chat formats the conventions record (OpenAI, Anthropic, Gemini, Cohere, AI SDK). */
+const isRole = oneOfLowercase('system', 'user', 'assistant', 'tool', 'developer', 'model', 'function', 'human', 'ai', 'chatbot', 'ipython');
+const isFinishReason = oneOfLowercase(
+  'stop', 'length', 'content_filter', 'content-filter', 'tool_call', 'tool_calls', 'tool-calls', 'function_call', 'error',
+  'end_turn', 'max_tokens', 'stop_sequence', 'tool_use', 'pause_turn', 'refusal', 'safety', 'recitation', 'blocklist',
+  'prohibited_content', 'spii', 'malformed_function_call', 'finish_reason_unspecified', 'other', 'unknown',
+);
+/** Part, tool and call types of those formats. */
+const isPartType = oneOfLowercase(
+  'text', 'image', 'image_url', 'audio', 'input_audio', 'video', 'file', 'document', 'blob', 'uri', 'reasoning', 'thinking',
+  'redacted_thinking', 'refusal', 'tool_call', 'tool_call_response', 'server_tool_call', 'server_tool_call_response',
+  'tool-call', 'tool-result', 'tool_use', 'tool_result', 'function', 'function_call', 'function_call_output', 'custom',
+  'input_text', 'output_text', 'input_image', 'json', 'json_schema', 'source', 'provider-defined', 'dynamic',
+);
+const isModality = oneOfLowercase('text', 'image', 'audio', 'video');
+/** Ids and tool names: short and without spaces, like every id and tool name the providers issue. */
+const isIdentifier: Check = (value) => typeof value === 'string' && /^[A-Za-z0-9_.:\-]{1,64}$/.test(value);
+const isMimeType: Check = (value) => typeof value === 'string' && /^[a-z]+\/[a-z0-9.+-]{1,64}$/i.test(value);
+/** A position in a list: a small non-negative integer. */
+const isIndex: Check = (value) => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 10_000;
+/** A count the mapping computed itself (number of embeddings, their dimensions). */
+const isCount: Check = (value) => typeof value === 'number' && Number.isInteger(value) && value >= 0;
+
+/** Content whole: free-form, its keys and numbers included. */
+export const FREE_FORM: Shape = {};
+/** A list whose elements are content: its length is kept. */
+export const LIST: Shape = { items: FREE_FORM };
+
+const PART: Shape = {
+  keep: {
+    type: isPartType,
+    id: isIdentifier,
+    name: isIdentifier,
+    tool_call_id: isIdentifier,
+    toolCallId: isIdentifier,
+    toolName: isIdentifier,
+    mime_type: isMimeType,
+    mimeType: isMimeType,
+    mediaType: isMimeType,
+    modality: isModality,
+  },
+  content: [
+    'content', 'text', 'arguments', 'response', 'result', 'input', 'output', 'args', 'image', 'image_url', 'data', 'url', 'uri',
+    'file', 'file_id', 'filename', 'source', 'reasoning', 'signature', 'providerOptions', 'providerMetadata',
+  ],
+};
+const FUNCTION_CALL: Shape = { keep: { name: isIdentifier }, content: ['arguments'] };
 const TOOL_CALL: Shape = {
-  keep: ['id', 'type', 'name', 'toolCallId', 'toolName', 'toolCallType'],
-  fields: { function: { keep: ['name'] } },
+  keep: { id: isIdentifier, type: isPartType, name: isIdentifier, toolCallId: isIdentifier, toolName: isIdentifier, toolCallType: isPartType },
+  fields: { function: FUNCTION_CALL },
+  content: ['arguments', 'input', 'args', 'providerMetadata'],
 };
 const MESSAGE: Shape = {
-  keep: ['role', 'finish_reason', 'index', 'tool_call_id', 'toolCallId', 'function_call_name'],
+  keep: {
+    role: isRole,
+    finish_reason: isFinishReason,
+    index: isIndex,
+    id: isIdentifier,
+    tool_call_id: isIdentifier,
+    toolCallId: isIdentifier,
+    function_call_name: isIdentifier,
+  },
   fields: { parts: { items: PART }, content: { items: PART }, contents: { items: PART }, tool_calls: { items: TOOL_CALL } },
+  // `name` of a message is a participant's name: content.
+  content: ['content', 'name', 'text', 'message', 'reasoning', 'refusal', 'audio', 'function_call', 'function_call_arguments_json', 'providerOptions'],
 };
-const TOOL_DEFINITION: Shape = { keep: ['type', 'name'], fields: { function: { keep: ['name'] } } };
+const TOOL_DEFINITION: Shape = {
+  keep: { type: isPartType, name: isIdentifier },
+  fields: { function: { keep: { name: isIdentifier }, content: ['description', 'parameters', 'strict'] } },
+  content: ['description', 'parameters', 'inputSchema', 'input_schema', 'strict', 'providerOptions'],
+};
+const RANKED: Shape = {
+  keep: { index: isIndex, originalIndex: isIndex, id: isIdentifier },
+  content: ['score', 'relevanceScore', 'document', 'content', 'metadata'],
+};
 
-export const INPUT_SHAPE: Shape = {
-  fields: {
-    messages: { items: MESSAGE },
-    system_instructions: { items: PART },
-    tools: { items: TOOL_DEFINITION },
-    documents: LIST,
-    values: LIST,
-    prompts: LIST,
-  },
-};
-export const OUTPUT_SHAPE: Shape = {
-  keep: ['embeddings', 'dimensions'],
-  fields: {
-    messages: { items: MESSAGE },
-    tool_calls: { items: TOOL_CALL },
-    documents: LIST,
-    choices: LIST,
-    ranking: { items: { keep: ['index', 'originalIndex'] } },
-  },
-};
+/** Lists of what the chat formats define, for the mapping to name the format of what it read. */
+export const MESSAGES: Shape = { items: MESSAGE };
+export const PARTS: Shape = { items: PART };
+export const TOOL_CALLS: Shape = { items: TOOL_CALL };
+export const TOOL_DEFINITIONS: Shape = { items: TOOL_DEFINITION };
+export const RANKING: Shape = { items: RANKED };
+/** The count and size of embeddings, which the mapping computes in place of the vectors. */
+export const EMBEDDING_COUNTS: Shape = { keep: { embeddings: isCount, dimensions: isCount } };
+
+/** A top-level `input`/`output` object made of the fields named, each in its format. */
+export function fieldsOf(fields: Readonly<Record<string, Shape>>): Shape {
+  return { fields };
+}
+
+/** `shape` with one more field. */
+export function withField(shape: Shape, key: string, field: Shape): Shape {
+  return { ...shape, fields: { ...shape.fields, [key]: field } };
+}
+
+/**
+ * The format the mapping read each `input`/`output` object in, carried to `prepareItem` without
+ * changing the item: keyed by the object itself. An object without an entry (built or replaced
+ * anywhere after the mapping) is free-form, so the fallback is "nothing is structure".
+ */
+const formats = new WeakMap<JsonObject, Shape>();
+
+export function recordFormat(field: JsonObject, shape: Shape): JsonObject {
+  formats.set(field, shape);
+  return field;
+}
+
+export function formatOf(field: JsonObject): Shape {
+  return formats.get(field) ?? FREE_FORM;
+}
+
+function definesKeys(shape: Shape): boolean {
+  return shape.keep !== undefined || shape.fields !== undefined || shape.content !== undefined;
+}
 
 /**
  * `value` reduced to the structure `shape` defines. The walk follows the shape, so it is as deep
@@ -71,16 +171,36 @@ export const OUTPUT_SHAPE: Shape = {
 export function withoutContent(value: JsonValue, shape: Shape): JsonValue {
   if (value === null) return null;
   if (Array.isArray(value)) return shape.items ? value.map((element) => withoutContent(element, shape.items!)) : NOT_CAPTURED;
-  if (typeof value !== 'object' || (shape.keep === undefined && shape.fields === undefined)) return NOT_CAPTURED;
+  if (typeof value !== 'object' || !definesKeys(shape)) return NOT_CAPTURED;
   const out: JsonObject = {};
+  let otherKeys = false;
   for (const key of Object.keys(value)) {
     const child = value[key]!;
-    const field = shape.fields?.[key];
+    const field = own(shape.fields, key);
+    const check = own(shape.keep, key);
     if (field !== undefined) setOwn(out, key, withoutContent(child, field));
-    else if (shape.keep?.includes(key) && (child === null || typeof child !== 'object')) setOwn(out, key, child);
-    else setOwn(out, key, NOT_CAPTURED);
+    else if (check !== undefined) setOwn(out, key, isStructure(child, check) ? child : NOT_CAPTURED);
+    else if (shape.content?.includes(key)) setOwn(out, key, NOT_CAPTURED);
+    else otherKeys = true;
   }
+  if (otherKeys) setOwn(out, OTHER_KEYS, NOT_CAPTURED);
   return out;
+}
+
+/** `table[key]` only when `table` itself has it: `constructor` or `toString` must not look like a rule. */
+function own<T>(table: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return table !== undefined && Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+function isStructure(value: JsonValue, check: Check): boolean {
+  return value === null || (typeof value !== 'object' && check(value));
+}
+
+/** An `input`/`output` object without content, by the format the mapping recorded for it. */
+export function fieldWithoutContent(field: JsonObject): JsonObject {
+  if (Object.keys(field).length === 0) return {};
+  const reduced = withoutContent(field, formatOf(field));
+  return reduced !== null && typeof reduced === 'object' && !Array.isArray(reduced) ? reduced : { [OTHER_KEYS]: NOT_CAPTURED };
 }
 
 /** Attribute families whose values may be LLM content (prompts, completions, documents, tool I/O). */
@@ -164,4 +284,33 @@ export function metadataWithoutContent(metadata: JsonObject): JsonObject {
   }
   setOwn(out, 'otel', cleaned);
   return out;
+}
+
+/**
+ * `metadata` of an LLM span without the texts an error carries: a provider's error message can
+ * quote the prompt ("Invalid prompt: ..."), and a stack trace starts with the message. The error's
+ * type and `error: true` stay. Returns a copy; `metadata` itself is shared and not changed.
+ */
+export function errorsWithoutContent(metadata: JsonObject): JsonObject {
+  const out: JsonObject = { ...metadata };
+  if (typeof out.error_message === 'string') setOwn(out, 'error_message', NOT_CAPTURED);
+  const otel = out.otel;
+  if (otel === null || typeof otel !== 'object' || Array.isArray(otel)) return out;
+  const cleaned: JsonObject = { ...otel };
+  if (typeof cleaned.status_message === 'string') cleaned.status_message = NOT_CAPTURED;
+  if (Array.isArray(otel.events)) cleaned.events = otel.events.map(exceptionWithoutText);
+  setOwn(out, 'otel', cleaned);
+  return out;
+}
+
+/** The texts of an OpenTelemetry `exception` event. */
+const EXCEPTION_TEXTS = ['exception.message', 'exception.stacktrace'];
+
+function exceptionWithoutText(event: JsonValue): JsonValue {
+  if (event === null || typeof event !== 'object' || Array.isArray(event) || event.name !== 'exception') return event;
+  const attributes = event.attributes;
+  if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) return event;
+  const cleaned: JsonObject = { ...attributes };
+  for (const key of EXCEPTION_TEXTS) if (cleaned[key] !== undefined) setOwn(cleaned, key, NOT_CAPTURED);
+  return { ...event, attributes: cleaned };
 }
