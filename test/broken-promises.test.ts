@@ -64,7 +64,9 @@ describe('shutdown() is bounded by exportTimeoutMillis, whatever the exporter or
     await quiet(clock);
     expect(server.items).toHaveLength(1);
     expect(server.items[0]!.input).toEqual({ value: '[mask failed]' });
-    expect(server.items[0]!.metadata['attr.0']).toBe('[mask failed]');
+    // Keys go through the mask too: each failed key and value arrives as a marker, kept apart.
+    expect(server.items[0]!.metadata['[mask failed] (5)']).toBe('[mask failed]');
+    expect(Object.keys(server.items[0]!.metadata)).not.toContain('attr.0');
   });
 });
 

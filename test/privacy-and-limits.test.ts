@@ -1,4 +1,5 @@
 import { context, trace } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +97,51 @@ describe('mask', () => {
     expect(seen).toEqual(expect.arrayContaining(['input:input', 'output:output', 'metadata:user.email', 'metadata:otel.kind']));
   });
 
+  it('rewrites the keys of span, event, link and resource attributes too, keeping each key apart', async () => {
+    const seenKeys: string[] = [];
+    const processor = new SGPSpanProcessor({
+      ...credentials(server.url),
+      flushOnExit: false,
+      mask: (value, { key, path }) => {
+        if (key) seenKeys.push(path);
+        return typeof value === 'string' ? value.replaceAll(SECRET, '<email>').replaceAll('john@example.com', '<email>') : value;
+      },
+    });
+    const provider = new BasicTracerProvider({
+      spanProcessors: [processor],
+      resource: resourceFromAttributes({ 'service.name': 'app', [`service.owner.${SECRET}`]: 'yes' }),
+    });
+    const span = provider.getTracer('privacy').startSpan('llm', {
+      attributes: { [`quota.${SECRET}`]: 3, 'quota.john@example.com': 4, 'user.plan': 'pro', '<email>': 'taken' },
+      links: [{ context: { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 }, attributes: { [`from.${SECRET}`]: true } }],
+    });
+    span.addEvent('quota checked', { [`left.${SECRET}`]: 1 });
+    span.end();
+    await provider.shutdown();
+    expect(bodies()).not.toContain(SECRET);
+    const { metadata } = server.items[0]!;
+    expect(metadata).toMatchObject({ 'quota.<email>': 3, 'quota.<email> (2)': 4, 'user.plan': 'pro', '<email>': 'taken' });
+    const otel = metadata.otel as any;
+    expect(otel.resource).toMatchObject({ 'service.name': 'app', 'service.owner.<email>': 'yes' });
+    expect(otel.events[0].attributes).toEqual({ 'left.<email>': 1 });
+    expect(otel.links[0].attributes).toEqual({ 'from.<email>': true });
+    // Only attribute keys: sgp-otel's own keys (otel, kind, resource, ...) keep their names.
+    expect(seenKeys).toContain('otel.resource.service.name');
+    expect(seenKeys).not.toContain('otel');
+    expect(seenKeys).not.toContain('otel.kind');
+    expect(seenKeys).not.toContain('otel.events[0].name');
+  });
+
+  it('fails closed on a key it cannot rewrite, and a failed key never takes the place of sgp-otel\'s own', async () => {
+    await send({ mask: (value, { key }) => (key ? (value === 'otel.trap' ? 'otel' : '') : value) }, (tracer) =>
+      tracer.startSpan('llm', { attributes: { [`quota.${SECRET}`]: 3, [`limit.${SECRET}`]: 4, 'otel.trap': 5 } }).end(),
+    );
+    expect(bodies()).not.toContain(SECRET);
+    const { metadata } = server.items[0]!;
+    expect(metadata).toMatchObject({ [MASK_FAILED]: 3, [`${MASK_FAILED} (2)`]: 4, 'otel (2)': 5 });
+    expect((metadata.otel as { kind: string }).kind).toBe('INTERNAL');
+  });
+
   it.each([
     ['throws', () => {
       throw new Error('mask bug');
@@ -112,7 +158,9 @@ describe('mask', () => {
     const [item] = server.items;
     expect(item!.input).toEqual({ value: MASK_FAILED });
     expect(item!.output).toEqual({ value: MASK_FAILED });
-    expect(item!.metadata.note).toBe(MASK_FAILED);
+    // The attribute's key went through the mask too, and failed like its value.
+    expect(item!.metadata[MASK_FAILED]).toBe(MASK_FAILED);
+    expect(item!.metadata.note).toBeUndefined();
   });
 });
 

@@ -15,13 +15,19 @@ export type MaskField = 'input' | 'output' | 'metadata' | 'name' | 'group_id';
 
 /**
  * Rewrites a value before it is sent: called with the whole `input` and `output` objects, with
- * every string in `metadata` (events included, with its `path`), and with the span's `name` and
- * `group_id`. May be async.
+ * every string in `metadata` (events included, with its `path`), with every attribute key in
+ * `metadata` (span, event, link and resource attributes; `key: true`, and the result must be a
+ * non-empty string), and with the span's `name` and `group_id`. May be async.
  */
-export type MaskFunction = (
-  value: JsonValue,
-  context: { field: MaskField; path: string; span: ReadableSpan },
-) => JsonValue | Promise<JsonValue>;
+export type MaskFunction = (value: JsonValue, context: MaskContext) => JsonValue | Promise<JsonValue>;
+
+export interface MaskContext {
+  field: MaskField;
+  path: string;
+  span: ReadableSpan;
+  /** True when `value` is an attribute key in `metadata` (at `path`), not a value. */
+  key?: boolean;
+}
 
 export interface PrepareOptions {
   captureContent: boolean;
@@ -70,12 +76,7 @@ interface MaskTiming {
 }
 
 /** Applies the mask to one value; anything but a returned JSON value fails closed. */
-async function masked(
-  mask: MaskFunction,
-  value: JsonValue,
-  context: { field: MaskField; path: string; span: ReadableSpan },
-  timing: MaskTiming,
-): Promise<JsonValue> {
+async function masked(mask: MaskFunction, value: JsonValue, context: MaskContext, timing: MaskTiming): Promise<JsonValue> {
   try {
     const result = await byDeadline(mask(value, context), timing.deadline, timing.clock);
     return result === TIMED_OUT || result === undefined ? MASK_FAILED : clampDepth(result);
@@ -102,10 +103,40 @@ async function maskStrings(
     return out;
   }
   const out: JsonObject = {};
-  for (const key of Object.keys(value)) {
-    setOwn(out, key, await maskStrings(mask, value[key]!, path ? `${path}.${key}` : key, span, timing, depth + 1));
+  const keys = Object.keys(value);
+  const attributeKey = (key: string) => isAttributeKey(path, key);
+  // Our own keys keep their names: a masked attribute key must not take one of them.
+  const taken = new Set(keys.filter((key) => !attributeKey(key)));
+  for (const key of keys) {
+    const entryPath = path ? `${path}.${key}` : key;
+    const name = attributeKey(key) ? uniqueKey(await maskedKey(mask, key, entryPath, span, timing), taken) : key;
+    setOwn(out, name, await maskStrings(mask, value[key]!, entryPath, span, timing, depth + 1));
   }
   return out;
+}
+
+/** Our own keys at the top of `metadata`; every other key there is a span attribute's. */
+const OWN_METADATA_KEYS: ReadonlySet<string> = new Set(['llm', 'otel', 'error', 'error_type', 'error_message', 'sgp_otel']);
+/** The other attribute maps in `metadata`: resource, event and link attributes. */
+const ATTRIBUTE_MAP = /^otel\.(?:resource|(?:events|links)\[\d+\]\.attributes)$/;
+
+/** Whether `key`, in the object at `path` of `metadata`, is an attribute key (which may be content, e.g. `quota.alice@example.com`). */
+function isAttributeKey(path: string, key: string): boolean {
+  return path === '' ? !OWN_METADATA_KEYS.has(key) : ATTRIBUTE_MAP.test(path);
+}
+
+/** An attribute key through the mask; anything but a non-empty string fails closed. */
+async function maskedKey(mask: MaskFunction, key: string, path: string, span: ReadableSpan, timing: MaskTiming): Promise<string> {
+  const result = await masked(mask, key, { field: 'metadata', path, span, key: true }, timing);
+  return typeof result === 'string' && result !== '' ? result : MASK_FAILED;
+}
+
+/** `name`, or `name (2)`, `name (3)`, ... when taken: two keys masked alike both arrive. */
+function uniqueKey(name: string, taken: Set<string>): string {
+  let unique = name;
+  for (let n = 2; taken.has(unique); n += 1) unique = `${name} (${n})`;
+  taken.add(unique);
+  return unique;
 }
 
 export { fitToBudget };
