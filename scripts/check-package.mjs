@@ -32,7 +32,7 @@ try {
   mkdirSync(unpacked);
   run('tar', ['-xzf', tarball, '-C', unpacked]);
   const files = run('tar', ['-tzf', tarball], root).trim().split('\n').map((name) => name.replace(/^package\//, ''));
-  for (const needed of ['dist/esm/index.js', 'dist/cjs/index.js', 'dist/esm/index.d.ts', 'dist/esm/testing/index.js']) {
+  for (const needed of ['dist/esm/index.js', 'dist/cjs/index.js', 'dist/esm/index.d.ts', 'dist/esm/testing/index.js', 'dist/esm/integrations/openai-agents/index.js', 'openai-agents/package.json']) {
     if (!files.includes(needed)) fail(`the tarball has no ${needed} (${files.length} files): does prepack build?`);
   }
   checkSourceMaps(join(unpacked, 'package'), files);
@@ -49,16 +49,18 @@ try {
     provider.getTracer('scratch').startSpan('from-the-tarball').end();
     await provider.forceFlush();
     if (server.items[0]?.name !== 'from-the-tarball') throw new Error('span did not arrive');
+    // sgp-otel/openai-agents loads without its optional peer, @openai/agents-core (not installed here).
+    await new SGPAgentsTraceProcessor({ tracerProvider: provider }).forceFlush();
     await provider.shutdown();
     await server.close();
   `;
   writeFileSync(
     join(scratch, 'esm.mjs'),
-    `import { SGPSpanProcessor } from 'sgp-otel';\nimport { startSGPTestServer } from 'sgp-otel/testing';\nimport { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';\nconst server = await startSGPTestServer();\n${program}\nconsole.log('ESM import: ok');\n`,
+    `import { SGPSpanProcessor } from 'sgp-otel';\nimport { startSGPTestServer } from 'sgp-otel/testing';\nimport { SGPAgentsTraceProcessor } from 'sgp-otel/openai-agents';\nimport { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';\nconst server = await startSGPTestServer();\n${program}\nconsole.log('ESM import: ok');\n`,
   );
   writeFileSync(
     join(scratch, 'cjs.cjs'),
-    `const { SGPSpanProcessor } = require('sgp-otel');\nconst { startSGPTestServer } = require('sgp-otel/testing');\nconst { BasicTracerProvider } = require('@opentelemetry/sdk-trace-base');\n(async () => {\nconst server = await startSGPTestServer();\n${program}\nconsole.log('CommonJS require: ok');\n})().catch((error) => { console.error(error); process.exit(1); });\n`,
+    `const { SGPSpanProcessor } = require('sgp-otel');\nconst { startSGPTestServer } = require('sgp-otel/testing');\nconst { SGPAgentsTraceProcessor } = require('sgp-otel/openai-agents');\nconst { BasicTracerProvider } = require('@opentelemetry/sdk-trace-base');\n(async () => {\nconst server = await startSGPTestServer();\n${program}\nconsole.log('CommonJS require: ok');\n})().catch((error) => { console.error(error); process.exit(1); });\n`,
   );
   console.log(run('node', ['esm.mjs'], scratch).trim());
   console.log(run('node', ['cjs.cjs'], scratch).trim());

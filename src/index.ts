@@ -13,3 +13,6 @@ export type { SGPExporterOptions, SGPSpanProcessorOptions, DisabledReason, Envir
 export type { Clock } from './clock.js';
 export { withSGPFlush } from './pipeline/serverless.js';
 export type { Flushable, WithSGPFlushOptions } from './pipeline/serverless.js';
+export { withSGPSpan } from './manual/spans.js';
+export type { SGPSpan, SGPSpanOptions, SGPFields } from './manual/spans.js';
+export { SGPGroupIdProcessor } from './manual/group-id.js';

@@ -81,6 +81,45 @@ const EXPECTED: Record<string, Expectation> = {
       });
     },
   },
+  'Manual spans': {
+    sends: 'env',
+    delivered: (run) => {
+      expectSpans(run, ['turn:1', 'search', 'llm:gpt-4o', 'tool:charge'], 'support-bot');
+      const turn = run.items.find((item) => item.name === 'turn:1')!;
+      expect(turn).toMatchObject({
+        type: 'AGENT_WORKFLOW',
+        group_id: 'conversation-42',
+        input: { question: 'How long do refunds take?' },
+        output: { answer: 'Refunds take 5 days (doc-7).' },
+      });
+      for (const name of ['search', 'llm:gpt-4o']) {
+        expect(run.items.find((item) => item.name === name)).toMatchObject({ parent_id: turn.id, group_id: 'conversation-42' });
+      }
+      expect(run.items.find((item) => item.name === 'tool:charge')).toMatchObject({
+        status: 'ERROR',
+        metadata: { error: true, error_type: 'Error', error_message: 'card declined' },
+      });
+      expect(run.stdout).toContain('failed as expected: card declined');
+    },
+    refused: loggedFlushError,
+  },
+  'OpenAI Agents SDK': {
+    sends: 'env',
+    delivered: (run) => {
+      expect(run.stdout).toContain('Order A-1 was delivered.');
+      for (const item of run.items) expect(serviceName(item)).toBe('support-bot');
+      const root = run.items.find((item) => item.parent_id === undefined)!;
+      expect(root).toMatchObject({ name: 'Agent workflow', type: 'AGENT_WORKFLOW', group_id: 'conversation-42' });
+      expect(run.items.every((item) => item.trace_id === root.trace_id && item.group_id === 'conversation-42')).toBe(true);
+      expect(run.items.find((item) => item.name === 'Support')).toMatchObject({ type: 'AGENT_WORKFLOW' });
+      expect(run.items.find((item) => item.name === 'lookup_order')).toMatchObject({
+        type: 'CODE_EXECUTION',
+        input: { orderId: 'A-1' },
+        output: { orderId: 'A-1', status: 'delivered' },
+      });
+    },
+    refused: loggedFlushError,
+  },
   'Testing your own code: `sgp-otel/testing`': {
     sends: 'own',
     delivered: (run) => {
@@ -171,7 +210,8 @@ async function run(block: Block, accept: boolean): Promise<Run> {
   try {
     const env: Record<string, string> = { SGP_API_KEY: 'readme-key', SGP_ACCOUNT_ID: 'readme-account', SGP_CLIENT_BASE_URL: server.url };
     for (const [key, value] of Object.entries(process.env)) {
-      if (value !== undefined && !/^(OTEL_|SGP_|DISABLE_SCALE_TRACING$)/.test(key)) env[key] ??= value;
+      // NODE_ENV: vitest may set "test", under which the OpenAI Agents SDK does not trace; readers' programs run without it.
+      if (value !== undefined && !/^(OTEL_|SGP_|DISABLE_SCALE_TRACING$|NODE_ENV$)/.test(key)) env[key] ??= value;
     }
     const marker = block.marker;
     const args =

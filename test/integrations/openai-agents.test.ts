@@ -1,0 +1,288 @@
+import { Agent, run, Runner, setTraceProcessors, setTracingDisabled, tool, Usage, withGenerationSpan, withTrace } from '@openai/agents';
+import type { Model, ModelRequest, ModelResponse, TracingProcessor } from '@openai/agents';
+import { context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { AGENTS_SPAN_TYPES, SGPAgentsTraceProcessor } from '../../src/integrations/openai-agents/index.js';
+import { agentsSpanFields } from '../../src/integrations/openai-agents/span-data.js';
+import { withSGPSpan, SGPGroupIdProcessor } from '../../src/index.js';
+import type { SGPSpanItem } from '../../src/index.js';
+import { SGPSpanProcessor } from '../../src/pipeline/processor.js';
+import { startSGPTestServer } from '../../src/testing/server.js';
+import type { SGPTestServer } from '../../src/testing/server.js';
+import { credentials, driveUntil, quiet, virtualClock } from '../helpers.js';
+
+let server: SGPTestServer;
+beforeAll(async () => {
+  server = await startSGPTestServer();
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  // The Agents SDK turns tracing off when NODE_ENV is "test", as under vitest.
+  setTracingDisabled(false);
+});
+afterEach(() => {
+  server.reset();
+  setTraceProcessors([]);
+});
+afterAll(async () => {
+  setTracingDisabled(true);
+  context.disable();
+  await server.close();
+});
+
+/**
+ * A model with no network: the triage agent looks the order up, then hands off to the refunds
+ * agent, which answers. It records a generation span with its messages, as the SDK's own chat
+ * completions model does.
+ */
+class ScriptedModel implements Model {
+  async getResponse(request: ModelRequest): Promise<ModelResponse> {
+    return withGenerationSpan(
+      async (span) => {
+        const output = this.reply(request);
+        span.spanData.input = [{ role: 'system', content: request.systemInstructions }, ...(Array.isArray(request.input) ? request.input : [{ role: 'user', content: request.input }])];
+        span.spanData.output = output;
+        span.spanData.usage = { input_tokens: 20, output_tokens: 5 };
+        return { usage: new Usage({ requests: 1, inputTokens: 20, outputTokens: 5, totalTokens: 25 }), output: output as ModelResponse['output'] };
+      },
+      { data: { model: 'scripted-gpt' } },
+    );
+  }
+
+  // eslint-disable-next-line require-yield
+  async *getStreamedResponse(): AsyncIterable<never> {
+    throw new Error('not used');
+  }
+
+  private reply(request: ModelRequest): Record<string, unknown>[] {
+    const seen = JSON.stringify(request.input);
+    if (request.systemInstructions === 'refunds') {
+      return [{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Refund issued for A-1.' }] }];
+    }
+    if (!seen.includes('function_call_result')) {
+      return [{ type: 'function_call', callId: 'call-1', name: 'lookup_order', arguments: '{"order_id":"A-1"}', status: 'completed' }];
+    }
+    return [{ type: 'function_call', callId: 'call-2', name: request.handoffs[0].toolName, arguments: '{}', status: 'completed' }];
+  }
+}
+
+function agents() {
+  const lookupOrder = tool({
+    name: 'lookup_order',
+    description: 'Looks an order up',
+    parameters: z.object({ order_id: z.string() }),
+    execute: async ({ order_id }) => ({ order_id, status: 'delivered', total: 42 }),
+  });
+  const model = new ScriptedModel();
+  const refunds = new Agent({ name: 'Refunds', instructions: 'refunds', model });
+  const triage = new Agent({ name: 'Triage', instructions: 'triage', model, tools: [lookupOrder], handoffs: [refunds] });
+  return triage;
+}
+
+function setup(clock = undefined as ReturnType<typeof virtualClock> | undefined) {
+  const processor = new SGPSpanProcessor({ ...credentials(server.url), flushOnExit: false, ...(clock ? { clock } : {}) });
+  const provider = new BasicTracerProvider({ spanProcessors: [new SGPGroupIdProcessor(), processor] });
+  const agentsProcessor = new SGPAgentsTraceProcessor({ tracerProvider: provider });
+  setTraceProcessors([agentsProcessor]);
+  return { provider, processor, agentsProcessor };
+}
+
+const named = (items: SGPSpanItem[], name: string) => items.filter((item) => item.name === name);
+const one = (items: SGPSpanItem[], name: string) => {
+  const found = named(items, name);
+  if (found.length !== 1) throw new Error(`expected one ${name}, got ${found.length} among ${items.map((i) => i.name).join(', ')}`);
+  return found[0];
+};
+
+/** The run, as one SGP tree: the checks shared by the plain run and the run through an outage. */
+function expectRunTree(items: SGPSpanItem[], groupId: string) {
+  const root = items.find((item) => item.parent_id === undefined)!;
+  expect(root).toMatchObject({ name: 'Agent workflow', type: 'AGENT_WORKFLOW', group_id: groupId, status: 'SUCCESS' });
+  for (const item of items) {
+    expect(item.trace_id).toBe(root.trace_id);
+    expect(item.group_id).toBe(groupId);
+    expect(item.end_timestamp! >= item.start_timestamp).toBe(true);
+    if (item !== root) expect(items.some((parent) => parent.id === item.parent_id), `${item.name} has its parent in the tree`).toBe(true);
+  }
+
+  const triage = one(items, 'Triage');
+  const refunds = one(items, 'Refunds');
+  expect(triage).toMatchObject({ type: 'AGENT_WORKFLOW', metadata: { 'openai_agents.handoffs': ['Refunds'], 'openai_agents.tools': ['lookup_order'] } });
+  expect(refunds.type).toBe('AGENT_WORKFLOW');
+
+  const toolCall = one(items, 'lookup_order');
+  expect(toolCall).toMatchObject({
+    type: 'CODE_EXECUTION',
+    input: { order_id: 'A-1' },
+    output: { order_id: 'A-1', status: 'delivered', total: 42 },
+    metadata: { 'openai_agents.span_type': 'function' },
+  });
+  expect(ancestors(items, toolCall)).toContain(triage.id);
+
+  const turns = named(items, 'Turn');
+  expect(turns).toHaveLength(3);
+  // A turn's usage sums its model calls: counted once, on the calls.
+  for (const turn of turns) expect(turn).toMatchObject({ type: 'CUSTOM', metadata: { 'openai_agents.span_type': 'turn' } });
+  for (const turn of turns) expect(turn.metadata.llm).toBeUndefined();
+
+  const handoff = one(items, 'Handoff');
+  expect(handoff).toMatchObject({ type: 'CUSTOM', metadata: { 'openai_agents.from_agent': 'Triage', 'openai_agents.to_agent': 'Refunds' } });
+
+  const generations = named(items, 'Generation');
+  expect(generations).toHaveLength(3);
+  for (const generation of generations) {
+    expect(generation.type).toBe('COMPLETION');
+    expect(generation.metadata.llm).toMatchObject({ model: 'scripted-gpt', input_tokens: 20, output_tokens: 5 });
+  }
+  const answer = generations.find((g) => JSON.stringify(g.output).includes('Refund issued'))!;
+  expect(ancestors(items, answer)).toContain(refunds.id);
+  expect(answer.input.input).toEqual(expect.arrayContaining([{ role: 'system', content: 'refunds' }]));
+  expect(answer.output).toEqual({
+    output: [{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Refund issued for A-1.' }] }],
+  });
+  const first = generations.find((g) => JSON.stringify(g.output).includes('lookup_order'))!;
+  expect(first.input.input).toEqual(expect.arrayContaining([expect.objectContaining({ role: 'user', content: 'Refund order A-1' })]));
+}
+
+function ancestors(items: SGPSpanItem[], item: SGPSpanItem): string[] {
+  const out: string[] = [];
+  for (let parent = item.parent_id; parent; parent = items.find((i) => i.id === parent)?.parent_id) out.push(parent);
+  return out;
+}
+
+describe('OpenAI Agents SDK integration', () => {
+  it('is a TracingProcessor the SDK accepts', () => {
+    const processor: TracingProcessor = new SGPAgentsTraceProcessor();
+    expect(typeof processor.onSpanEnd).toBe('function');
+  });
+
+  it('a run that calls a tool and hands off arrives as one SGP tree with the types, tool arguments and result, and messages', async () => {
+    const { provider } = setup();
+    const result = await new Runner({ groupId: 'conversation-7' }).run(agents(), 'Refund order A-1');
+    expect(result.finalOutput).toBe('Refund issued for A-1.');
+    await provider.forceFlush();
+    expectRunTree(server.items, 'conversation-7');
+    await provider.shutdown();
+  });
+
+  it('a failed tool becomes an ERROR item with the error message', async () => {
+    const { provider } = setup();
+    const failing = tool({
+      name: 'charge_card',
+      description: 'Charges a card',
+      parameters: z.object({ amount: z.number() }),
+      execute: async () => {
+        throw new Error('card declined');
+      },
+    });
+    const model: Model = {
+      async getResponse(request) {
+        const done = JSON.stringify(request.input).includes('function_call_result');
+        const output = done
+          ? [{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Sorry.' }] }]
+          : [{ type: 'function_call', callId: 'c1', name: 'charge_card', arguments: '{"amount":5}', status: 'completed' }];
+        return { usage: new Usage(), output: output as ModelResponse['output'] };
+      },
+      async *getStreamedResponse() {},
+    };
+    await run(new Agent({ name: 'Billing', model, tools: [failing] }), 'Charge me');
+    await provider.forceFlush();
+    const item = one(server.items, 'charge_card');
+    expect(item).toMatchObject({ type: 'CODE_EXECUTION', status: 'ERROR', input: { amount: 5 }, metadata: { error: true, error_type: 'SpanError' } });
+    expect(item.metadata.error_message).toEqual(expect.any(String));
+    expect(JSON.stringify(item.metadata['openai_agents.error.data'])).toContain('card declined');
+    expect(one(server.items, 'Billing').status).toBe('SUCCESS');
+    await provider.shutdown();
+  });
+
+  it('a run inside a manual span is its child, and takes its group id', async () => {
+    const { provider } = setup();
+    const tracer = provider.getTracer('app');
+    await withSGPSpan('request', { tracer, groupId: 'session-3' }, () => withTrace('Support', () => run(agents(), 'Refund order A-1')));
+    await provider.forceFlush();
+    const request = one(server.items, 'request');
+    const workflow = one(server.items, 'Support');
+    expect(workflow).toMatchObject({ parent_id: request.id, trace_id: request.trace_id, group_id: 'session-3', type: 'AGENT_WORKFLOW' });
+    expect(one(server.items, 'lookup_order').group_id).toBe('session-3');
+    await provider.shutdown();
+  });
+
+  it('during an SGP outage the run is held and delivered whole when SGP is back', async () => {
+    const clock = virtualClock();
+    const { provider, processor } = setup(clock);
+    server.failNext(1000, 503);
+    const result = await new Runner({ groupId: 'conversation-8' }).run(agents(), 'Refund order A-1');
+    expect(result.finalOutput).toBe('Refund issued for A-1.');
+    void provider.forceFlush().catch(() => undefined);
+    await driveUntil(clock, () => processor.getStats().outage);
+    expect(server.items).toEqual([]);
+    const held = processor.getStats().queued;
+    expect(held).toBeGreaterThanOrEqual(10);
+
+    server.reset(); // SGP is back
+    const flushed = provider.forceFlush();
+    await driveUntil(clock, () => processor.getStats().queued === 0);
+    await flushed;
+    await quiet(clock);
+    expect(server.items).toHaveLength(held);
+    expectRunTree(server.items, 'conversation-8');
+    expect(processor.getStats()).toMatchObject({ outage: false, dropped: { total: 0 } });
+    await provider.shutdown();
+  });
+});
+
+describe('Agents span data as SGP fields', () => {
+  it.each([
+    ['generation', 'COMPLETION'],
+    ['response', 'COMPLETION'],
+    ['agent', 'AGENT_WORKFLOW'],
+    ['function', 'CODE_EXECUTION'],
+    ['handoff', 'CUSTOM'],
+    ['custom', 'CUSTOM'],
+    ['guardrail', 'STANDALONE'],
+    ['transcription', 'STANDALONE'],
+    ['speech', 'STANDALONE'],
+    ['speech_group', 'STANDALONE'],
+    ['mcp_tools', 'STANDALONE'],
+    ['turn', 'CUSTOM'],
+    ['something_new', 'CUSTOM'],
+  ])('%s -> %s', (type, expected) => {
+    expect(agentsSpanFields({ type }).type).toBe(expected);
+  });
+
+  it('the table holds exactly the types the Python SDK maps', () => {
+    expect(Object.keys(AGENTS_SPAN_TYPES).sort()).toEqual(
+      ['agent', 'custom', 'function', 'generation', 'guardrail', 'handoff', 'mcp_tools', 'response', 'speech', 'speech_group', 'transcription'],
+    );
+  });
+
+  it.each([
+    ['an object', { a: 1 }, { a: 1 }],
+    ['JSON text of an object', '{"a":1}', { a: 1 }],
+    ['JSON text of an array', '[1,2]', { input: '[1,2]' }],
+    ['text', 'hello', { input: 'hello' }],
+    ['text that looks like an object', '{not json', { input: '{not json' }],
+    ['an array', [{ role: 'user' }], { input: [{ role: 'user' }] }],
+    ['a number', 3, { input: 3 }],
+  ])('input that is %s', (_, input, expected) => {
+    expect(agentsSpanFields({ type: 'function', name: 'f', input }).input).toEqual(expected);
+  });
+
+  it('a response span takes its input and output from the request and response; the rest is metadata without private fields', () => {
+    const fields = agentsSpanFields({
+      type: 'response',
+      response_id: 'resp_1',
+      _input: 'Hi',
+      _response: { model: 'gpt-4o', output: [{ type: 'message' }], usage: { input_tokens: 3, output_tokens: 1 } },
+    });
+    expect(fields).toEqual({
+      name: 'Response',
+      type: 'COMPLETION',
+      input: { input: 'Hi' },
+      output: { output: [{ type: 'message' }] },
+      metadata: { response_id: 'resp_1' },
+      llm: { 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': 3, 'gen_ai.usage.output_tokens': 1 },
+    });
+  });
+});
