@@ -205,7 +205,7 @@ export function fieldWithoutContent(field: JsonObject): JsonObject {
 
 /** Attribute families whose values may be LLM content (prompts, completions, documents, tool I/O). */
 const CONTENT_FAMILY =
-  /^(gen_ai|ai|llm|input|output|retrieval|reranker|embedding|document|documents|message|messages|message_content|tool|tool_call|prompt|traceloop|langsmith|openinference|sgp)\./;
+  /^(gen_ai|ai|llm|input|output|retrieval|reranker|embedding|document|documents|message|messages|message_content|tool|tool_call|prompt|traceloop|langsmith|openinference|openai_agents|sgp)\./;
 
 /** Attributes of those families known to carry no content. */
 const NON_CONTENT = new RegExp(
@@ -236,6 +236,7 @@ const NON_CONTENT = new RegExp(
       'traceloop\\.(?:span\\.kind|entity\\.(?:name|path|version)|workflow\\.name|association\\.properties\\.[\\w.-]+)',
       'langsmith\\.(?:span\\.kind|trace\\.(?:name|session_id|session_name)|metadata\\.[\\w.-]+)',
       'sgp\\.span_type',
+      'openai_agents\\.(?:span_id|trace_id|parent_id|name|type|handoffs|tools|output_type|model|model_config\\.[\\w.]+|usage\\.[\\w.]+|from_agent|to_agent|triggered|response_id|server)',
     ].join('|') +
     ')$',
 );

@@ -1,4 +1,4 @@
-import { Agent, run, Runner, setTraceProcessors, setTracingDisabled, tool, Usage, withGenerationSpan, withTrace } from '@openai/agents';
+import { Agent, run, Runner, setTraceProcessors, setTracingDisabled, tool, Usage, withCustomSpan, withGenerationSpan, withTrace } from '@openai/agents';
 import type { Model, ModelRequest, ModelResponse, TracingProcessor } from '@openai/agents';
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -229,6 +229,24 @@ describe('OpenAI Agents SDK integration', () => {
     expectRunTree(server.items, 'conversation-8');
     expect(processor.getStats()).toMatchObject({ outage: false, dropped: { total: 0 } });
     await provider.shutdown();
+  });
+});
+
+describe('Agents spans with captureContent: false', () => {
+  it('custom span data and error data are content: none of it leaves, the ids and names do', async () => {
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), flushOnExit: false, captureContent: false });
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    setTraceProcessors([new SGPAgentsTraceProcessor({ tracerProvider: provider })]);
+    await withTrace('private-run', () =>
+      withCustomSpan(async (span) => {
+        span.setError({ message: 'failed on CANARY-ERR-7731', data: { detail: 'CANARY-ERRDATA-5512' } });
+      }, { data: { name: 'lookup', data: { customer: 'CANARY-CUSTOM-9043', balance: 77123.45 } } }),
+    );
+    await provider.shutdown();
+    const wire = server.requests.map((request) => request.body).join('\n');
+    expect(wire).toContain('lookup');
+    expect(wire).toContain('openai_agents.span_id');
+    for (const canary of ['CANARY-CUSTOM-9043', '77123.45', 'CANARY-ERRDATA-5512']) expect(wire).not.toContain(canary);
   });
 });
 
