@@ -397,19 +397,36 @@ function resourceAttributesSetting(value: unknown, env: EnvSource): ResourceAttr
 
 /** HTTP(S)_PROXY and NO_PROXY (either case), as undici's environment proxy agent reads them. */
 function proxySetting(env: EnvSource): ExporterConfig['proxy'] {
-  const httpProxy = env.read('HTTP_PROXY') ?? env.read('http_proxy');
-  const httpsProxy = env.read('HTTPS_PROXY') ?? env.read('https_proxy');
+  const httpProxy = proxyUrl(env, 'HTTP_PROXY', 'http_proxy');
+  const httpsProxy = proxyUrl(env, 'HTTPS_PROXY', 'https_proxy');
   const noProxy = env.read('NO_PROXY') ?? env.read('no_proxy');
   if (httpProxy === undefined && httpsProxy === undefined) return undefined;
   return { httpProxy, httpsProxy, noProxy };
+}
+
+/** A proxy URL as curl reads it (`host:port` means `http://host:port`); a malformed one is reported and not used. */
+function proxyUrl(env: EnvSource, upper: string, lower: string): string | undefined {
+  const name = env.read(upper) !== undefined ? upper : lower;
+  const raw = env.read(name);
+  if (raw === undefined) return undefined;
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
+  try {
+    const url = new URL(withScheme);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url.toString();
+  } catch {
+    // reported below
+  }
+  env.malformed(name, 'a proxy URL such as http://proxy:8080', redactUrl(raw), 'not using a proxy');
+  return undefined;
 }
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /** The URL as the user wrote it, minus any user:password part, so an error message never leaks one. */
 function redactUrl(raw: string): string {
-  // Up to the last '@' before the path: a password may contain '@' itself.
-  return raw.replace(/\/\/[^/]*@/, '//');
+  // Everything up to the last '@' (after the scheme, if any): a password may hold '@' or '/', and
+  // a URL written without a scheme still has its user part before the host.
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/i, '$1');
 }
 
 /** `{baseUrl}/v5/spans/batch`, keeping any path prefix of the base URL. */
@@ -505,10 +522,13 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
               : undefined;
 
   const allowInsecureHttp = booleanSetting(options.allowInsecureHttp, env, 'allowInsecureHttp', undefined, false);
+  let refusedHttp = false;
   if (disabledReason === undefined && endpoint!.protocol === 'http:' && !LOOPBACK_HOSTS.test(endpoint!.hostname) && !allowInsecureHttp) {
-    throw new SGPConfigError(
-      `Refusing to send the SGP API key over plain http to ${endpoint!.host}: use an https:// base URL, or set allowInsecureHttp: true`,
-    );
+    const message = `Refusing to send the SGP API key over plain http to ${endpoint!.host}: use an https:// base URL, or set allowInsecureHttp: true`;
+    if (baseUrlOption !== undefined) throw new SGPConfigError(message);
+    // From the environment: reported, never thrown into the host.
+    env.warnings.push(`Invalid environment variable SGP_CLIENT_BASE_URL: ${message}; sgp-otel is disabled`);
+    refusedHttp = true;
   }
 
   const initialBackoffMillis = duration(options.initialBackoffMillis, env, {
@@ -519,7 +539,7 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
   return {
     apiKey,
     accountId,
-    disabledReason,
+    disabledReason: refusedHttp ? 'invalid_base_url' : disabledReason,
     missingCredentials,
     endpoint: endpoint ?? spansEndpoint(DEFAULT_BASE_URL, 'default base URL'),
     timeoutMillis: duration(options.timeoutMillis, env, { option: 'timeoutMillis', min: 1, fallback: 10_000 }),

@@ -39,7 +39,27 @@ export function createLogger(level: LogLevel): Logger {
  */
 export function logSoon(log: Logger, messages: readonly { level: 'warn' | 'info'; text: string }[]): void {
   if (messages.length === 0) return;
-  setImmediate(() => {
-    for (const { level, text } of messages) log[level](text);
-  });
+  const emit = () => {
+    if (!pending.delete(emit)) return;
+    for (const { level, text } of messages) {
+      // The same message from an exporter and the processor built around it, in the same turn, is said once.
+      if (saidThisTurn.has(text)) continue;
+      saidThisTurn.add(text);
+      setImmediate(() => saidThisTurn.delete(text));
+      log[level](text);
+    }
+  };
+  pending.add(emit);
+  // A program that exits at once (process.exit right after start-up) still gets them.
+  if (!exitHooked) {
+    process.on('exit', () => {
+      for (const pendingEmit of [...pending]) pendingEmit();
+    });
+    exitHooked = true;
+  }
+  setImmediate(emit);
 }
+
+const pending = new Set<() => void>();
+const saidThisTurn = new Set<string>();
+let exitHooked = false;

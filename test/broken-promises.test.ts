@@ -1,7 +1,7 @@
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveExporterConfig, resolveProcessorConfig } from '../src/config.js';
-import { splitBudget } from '../src/delivery/exporter.js';
+import { SGPSpanExporter, splitBudget } from '../src/delivery/exporter.js';
 import { SGPConfigError } from '../src/errors.js';
 import { SGPSpanProcessor } from '../src/pipeline/processor.js';
 import { startSGPTestServer } from '../src/testing/server.js';
@@ -202,5 +202,85 @@ describe('captureContent=false can not be lost on the way', () => {
     ]);
     expect(resolveExporterConfig({ env: { SGP_CAPTURE_CONTENT: 'TRUE' } }).captureContent).toBe(true);
     expect(resolveExporterConfig({ env: {} }).captureContent).toBe(true);
+  });
+});
+
+describe('a second review: environment variables never crash the host, and nothing is said twice or miscounted', () => {
+  it('a proxy written without a scheme is read as curl reads it; a malformed one is reported (no password) and not used', () => {
+    expect(resolveExporterConfig({ env: { https_proxy: 'proxy.corp:8080' } }).proxy).toMatchObject({ httpsProxy: 'http://proxy.corp:8080/' });
+    const bad = resolveExporterConfig({ env: { HTTPS_PROXY: 'http://user:hunter2SECRET@proxy corp:8080' } });
+    expect(bad.proxy).toBeUndefined();
+    expect(bad.warnings).toEqual(['Invalid environment variable HTTPS_PROXY: expected a proxy URL such as http://proxy:8080, got "http://proxy corp:8080"; not using a proxy']);
+    expect(() => new SGPSpanProcessor({ env: { SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'a', HTTPS_PROXY: 'http://user:pw@proxy corp:8080' } })).not.toThrow();
+  });
+
+  it('an http:// base URL to another host from the environment disables sgp-otel with a warning; as an option it throws', () => {
+    const env = { SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'a', SGP_CLIENT_BASE_URL: 'http://sgp-dev:5003' };
+    const config = resolveExporterConfig({ env });
+    expect(config.disabledReason).toBe('invalid_base_url');
+    expect(config.warnings[0]).toContain('Invalid environment variable SGP_CLIENT_BASE_URL: Refusing to send the SGP API key over plain http to sgp-dev:5003');
+    expect(() => new SGPSpanProcessor({ env })).not.toThrow();
+    expect(() => resolveExporterConfig({ env: {}, apiKey: 'k', accountId: 'a', baseUrl: 'http://sgp-dev:5003' })).toThrow(SGPConfigError);
+  });
+
+  it.each([
+    ['user:hunter2SECRET@api.example.com'],
+    ['https://user:hunt/er2SECRET@host.example.com'],
+  ])('a password in a URL that does not parse as given (%s) is never shown', (url) => {
+    const config = resolveExporterConfig({ env: { SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'a', SGP_CLIENT_BASE_URL: url } });
+    expect(config.disabledReason).toBe('invalid_base_url');
+    expect(config.warnings.join()).not.toMatch(/hunt|SECRET/);
+  });
+
+  it('the same start-up warning from an exporter and the processor built around it is said once', async () => {
+    const diag = captureDiag();
+    const env = { SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'a', SGP_CLIENT_BASE_URL: server.url, SGP_BSP_EXPORT_TIMEOUT: 'abc' };
+    const processor = new SGPSpanProcessor({ exporter: new SGPSpanExporter({ env }), env });
+    await nextTurn();
+    await nextTurn();
+    diag.stop();
+    expect(diag.at('warn').filter((w) => w.includes('SGP_BSP_EXPORT_TIMEOUT'))).toHaveLength(1);
+    await processor.shutdown();
+  });
+
+  it("a shutdown error's counts add up when many batches fail for the same reason", async () => {
+    server.failNext(40, 401, { body: JSON.stringify({ detail: 'Invalid API key' }) });
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), maxExportBatchSize: 1 });
+    endSpans(providerWith(processor), 40);
+    const error = await processor.shutdown().catch((e: unknown) => e);
+    expect((error as Error).message).toContain('40 spans were not delivered (40 rejected by SGP: SGP answered HTTP 401: Invalid API key)');
+  });
+});
+
+describe('a second review: captureContent=false', () => {
+  it('a known non-content attribute keeps its value only when it is a number, a flag or a word; upper-case families are filtered too', async () => {
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), captureContent: false });
+    const provider = providerWith(processor);
+    provider.getTracer('t').startSpan('chat', {
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.usage.input_tokens': 12,
+        'gen_ai.usage.notes': 'CANARY usage words',
+        'gen_ai.response.finish_reasons': ['CANARY finish with spaces'],
+        'GEN_AI.prompt': 'CANARY upper-case prompt',
+      },
+    }).end();
+    await provider.shutdown();
+    const wire = server.requests.map((r) => r.body).join();
+    expect(wire).not.toContain('CANARY');
+    expect(server.items[0]!.metadata).toMatchObject({ 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': 12 });
+  });
+
+  it('error texts of a span whose only LLM content is an event are not sent', async () => {
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), captureContent: false });
+    const provider = providerWith(processor);
+    const span = provider.getTracer('t').startSpan('call');
+    span.addEvent('gen_ai.user.message', { content: 'CANARY prompt in an event' });
+    span.recordException(new Error('provider said: CANARY prompt in an error'));
+    span.setStatus({ code: 2, message: 'CANARY status message' });
+    span.end();
+    await provider.shutdown();
+    expect(server.requests.map((r) => r.body).join()).not.toContain('CANARY');
   });
 });

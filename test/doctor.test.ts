@@ -80,6 +80,13 @@ describe('npx sgp-otel doctor', () => {
     expect(server.items).toEqual([]);
   });
 
+  it('goes out through the proxy the environment names, as the processor does: a dead proxy is exit 3', async () => {
+    const { code, out } = await doctor({ SGP_API_KEY: KEY, SGP_ACCOUNT_ID: 'acct-1', SGP_CLIENT_BASE_URL: server.url, HTTP_PROXY: 'http://127.0.0.1:9' }, '--dry-run');
+    expect(code).toBe(3);
+    expect(out).toContain('FAIL  cannot reach');
+    expect(server.requests).toHaveLength(0);
+  });
+
   it('when SGP cannot be reached: exit 3', async () => {
     const { code, out } = await doctor({ SGP_API_KEY: KEY, SGP_ACCOUNT_ID: 'acct-1', SGP_CLIENT_BASE_URL: 'http://127.0.0.1:1' });
     expect(code).toBe(3);

@@ -72,6 +72,32 @@ describe('first run, no diag logger installed: one clear line on stderr', () => 
   });
 });
 
+describe('first run, a program that exits at once', () => {
+  it('still says sgp-otel is disabled, even with process.exit right after start-up', async () => {
+    const ended = await runProgram(
+      esm(`
+        import { SGPSpanProcessor } from 'sgp-otel';
+        new SGPSpanProcessor();
+        process.exit(0);`),
+      env(),
+    );
+    expect(ended.code).toBe(0);
+    expect(lines(ended.stderr)).toEqual([
+      'sgp-otel: SGPSpanProcessor is disabled: SGP_API_KEY and SGP_ACCOUNT_ID are not set (pass apiKey/accountId or set the environment variable). No spans will be sent.',
+    ]);
+  });
+
+  it('a malformed proxy variable, or an http:// base URL elsewhere: one line each, and the app runs on', async () => {
+    for (const extra of [{ HTTPS_PROXY: 'http://user:pw@proxy corp:8080' }, { SGP_CLIENT_BASE_URL: 'http://sgp-dev:5003' }]) {
+      const ended = await runProgram(app(), env({ SGP_API_KEY: KEY, SGP_ACCOUNT_ID: 'acct-1', ...extra }));
+      expect(ended).toMatchObject({ code: 0, stdout: 'app still running\n' });
+      expect(lines(ended.stderr)).toHaveLength(1);
+      expect(ended.stderr).toMatch(/^sgp-otel: Invalid environment variable (HTTPS_PROXY|SGP_CLIENT_BASE_URL)/);
+      expect(ended.stderr).not.toContain('pw@');
+    }
+  });
+});
+
 describe('first run with a diag logger installed: each message appears once, through it', () => {
   it('no key, DiagConsoleLogger at WARN: the warning appears once', async () => {
     const ended = await runProgram(app('diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);'), env());

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Agent, request } from 'undici';
+import { Agent, EnvHttpProxyAgent, request } from 'undici';
 import { resolveExporterConfig, resolveProcessorConfig } from '../config.js';
 import type { Environment } from '../config.js';
 import { hrTimeToIso } from '../mapping/span-to-item.js';
@@ -92,7 +92,11 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
     type: 'STANDALONE',
   };
   const body = JSON.stringify({ items: options.dryRun ? [] : [item] });
-  const agent = new Agent();
+  // The same way out as the processor: through the proxy the environment names.
+  const { proxy } = config;
+  const agent = proxy
+    ? new EnvHttpProxyAgent({ httpProxy: proxy.httpProxy ?? '', httpsProxy: proxy.httpsProxy ?? '', noProxy: proxy.noProxy ?? '' })
+    : new Agent();
   const started = performance.now();
   try {
     const response = await request(config.endpoint, {

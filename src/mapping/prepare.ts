@@ -6,7 +6,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
 import { clampDepth, MAX_WALK_DEPTH, setOwn } from './json.js';
-import { errorsWithoutContent, fieldWithoutContent, metadataWithoutContent, NOT_CAPTURED } from './without-content.js';
+import { carriesLlmContent, errorsWithoutContent, fieldWithoutContent, metadataWithoutContent, NOT_CAPTURED } from './without-content.js';
 import { isGenAISpan } from './conventions.js';
 import type { Cut } from './truncate.js';
 import { fitToBudget } from './budget.js';
@@ -156,7 +156,9 @@ export async function prepareItem(item: SGPSpanItem, span: ReadableSpan, options
     input = fieldWithoutContent(input);
     output = fieldWithoutContent(output);
     metadata = metadataWithoutContent(metadata);
-    if (isGenAISpan({ name: String(span.name), attributes: span.attributes ?? {} })) metadata = errorsWithoutContent(metadata);
+    if (carriesLlmContent(span) || isGenAISpan({ name: String(span.name), attributes: span.attributes ?? {} })) {
+      metadata = errorsWithoutContent(metadata);
+    }
   }
   if (options.mask) {
     const { mask } = options;

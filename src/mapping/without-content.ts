@@ -205,7 +205,7 @@ export function fieldWithoutContent(field: JsonObject): JsonObject {
 
 /** Attribute families whose values may be LLM content (prompts, completions, documents, tool I/O). */
 const CONTENT_FAMILY =
-  /^(gen_ai|ai|llm|input|output|retrieval|reranker|embedding|document|documents|message|messages|message_content|tool|tool_call|prompt|traceloop|langsmith|openinference|openai_agents|sgp)\./;
+  /^(gen_ai|ai|llm|input|output|retrieval|reranker|embedding|document|documents|message|messages|message_content|tool|tool_call|prompt|traceloop|langsmith|openinference|openai_agents|sgp)\./i;
 
 /** Attributes of those families known to carry no content. */
 const NON_CONTENT = new RegExp(
@@ -241,9 +241,27 @@ const NON_CONTENT = new RegExp(
     ')$',
 );
 
-/** Whether an attribute may leave the process with content capture off. */
-export function mayHoldContent(key: string): boolean {
-  return CONTENT_FAMILY.test(key) && !NON_CONTENT.test(key);
+/** User metadata the conventions define (documented as kept): its values are not checked. */
+const USER_METADATA = /^(?:ai\.telemetry\.metadata|traceloop\.association\.properties|langsmith\.metadata)\./;
+
+/**
+ * A value a non-content attribute may carry: a number, a boolean, or a short word (a model name,
+ * an id, a finish reason), or a list of those. A sentence is content whatever its key says.
+ */
+function isTokenLike(value: JsonValue): boolean {
+  if (typeof value === 'number' || typeof value === 'boolean') return true;
+  if (typeof value === 'string') return value.length <= 128 && !/\s/.test(value);
+  return Array.isArray(value) && value.length <= 64 && value.every((element) => typeof element !== 'object' && isTokenLike(element));
+}
+
+/** Whether a known non-content attribute may keep its value. */
+function keptAsNonContent(key: string, value: JsonValue): boolean {
+  return NON_CONTENT.test(key) && (USER_METADATA.test(key) || isTokenLike(value));
+}
+
+/** Whether an attribute may hold content (it belongs to an LLM family and is not known otherwise); its value, when given, is checked too. */
+export function mayHoldContent(key: string, value?: JsonValue): boolean {
+  return CONTENT_FAMILY.test(key) && !(value === undefined ? NON_CONTENT.test(key) : keptAsNonContent(key, value));
 }
 
 /** Attributes without the ones that may hold content; `strict` keeps only known non-content ones. */
@@ -251,13 +269,25 @@ function attributesWithoutContent(attributes: JsonValue | undefined, strict: boo
   if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) return attributes;
   const out: JsonObject = {};
   for (const key of Object.keys(attributes)) {
-    if (strict ? NON_CONTENT.test(key) : !mayHoldContent(key)) setOwn(out, key, attributes[key]!);
+    const value = attributes[key]!;
+    if (strict ? keptAsNonContent(key, value) : !mayHoldContent(key, value)) setOwn(out, key, value);
   }
   return out;
 }
 
+/**
+ * Whether a span carries LLM content: an attribute of an LLM family or an LLM event. Its error
+ * texts are then content too.
+ */
+export function carriesLlmContent(span: { attributes?: Record<string, unknown>; events?: readonly { name: string }[] }): boolean {
+  return (
+    Object.keys(span.attributes ?? {}).some((key) => CONTENT_FAMILY.test(key)) ||
+    (span.events ?? []).some((event) => LLM_EVENT.test(event.name))
+  );
+}
+
 /** Event names of the LLM conventions: their attributes are content unless known otherwise. */
-const LLM_EVENT = /^(gen_ai|ai|llm)\./;
+const LLM_EVENT = /^(gen_ai|ai|llm)\./i;
 
 /**
  * `metadata` without content: span attributes at its top level, and the attributes of

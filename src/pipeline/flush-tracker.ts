@@ -5,7 +5,8 @@ interface Waiter {
   /** The flush covers every queue entry whose sequence number is below this. */
   mark: number;
   undelivered: number;
-  reasons: Set<string>;
+  /** Why spans were dropped, with how many for each. */
+  reasons: Map<string, number>;
   settle(error?: Error): void;
 }
 
@@ -28,13 +29,13 @@ export class FlushTracker {
       const waiter: Waiter = {
         mark,
         undelivered: 0,
-        reasons: new Set(),
+        reasons: new Map(),
         settle: (error) => {
           cancelTimeout();
           this.remove(waiter);
           if (error) reject(error);
           else if (waiter.undelivered > 0) {
-            const message = `sgp-otel ${label}: ${plural(waiter.undelivered, 'span was', 'spans were')} not delivered (${[...waiter.reasons].join('; ')})`;
+            const message = `sgp-otel ${label}: ${plural(waiter.undelivered, 'span was', 'spans were')} not delivered (${describe(waiter.reasons).join('; ')})`;
             reject(new SGPFlushError(message, waiter.undelivered, false));
           } else resolve();
         },
@@ -42,7 +43,7 @@ export class FlushTracker {
       const cancelTimeout = this.clock.schedule(() => {
         const pending = pendingBefore(mark);
         const undelivered = pending + waiter.undelivered;
-        const why = [`${pending} still queued, in flight or waiting for SGP to come back`, ...waiter.reasons];
+        const why = [`${pending} still queued, in flight or waiting for SGP to come back`, ...describe(waiter.reasons)];
         const message = `sgp-otel ${label} timed out after ${timeoutMillis} ms: ${plural(undelivered, 'span was', 'spans were')} not delivered (${why.join('; ')})`;
         waiter.settle(new SGPFlushError(message, undelivered, true));
       }, timeoutMillis);
@@ -50,12 +51,12 @@ export class FlushTracker {
     });
   }
 
-  /** `count` entries numbered from `first` on were dropped: the flushes that cover them report it. */
+  /** `count` entries numbered from `first` on were dropped for `reason`: the flushes that cover them report it. */
   noteDropped(first: number, count: number, reason: string): void {
     for (const waiter of this.waiters) {
       if (waiter.mark <= first) continue;
       waiter.undelivered += count;
-      waiter.reasons.add(reason);
+      waiter.reasons.set(reason, (waiter.reasons.get(reason) ?? 0) + count);
     }
   }
 
@@ -69,6 +70,10 @@ export class FlushTracker {
   private remove(waiter: Waiter): void {
     this.waiters = this.waiters.filter((w) => w !== waiter);
   }
+}
+
+function describe(reasons: ReadonlyMap<string, number>): string[] {
+  return [...reasons].map(([reason, count]) => `${count} ${reason}`);
 }
 
 function plural(count: number, one: string, many: string): string {

@@ -498,7 +498,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     });
     for (const [reason, count] of Object.entries(drops) as [DroppedOutcome, number][]) {
       stats.drop(reason, count, detail(reason));
-      this.flushes.noteDropped(first, count, `${count} ${DROP_REASON_TEXT[reason]}: ${detail(reason)}`);
+      this.flushes.noteDropped(first, count, `${DROP_REASON_TEXT[reason]}: ${detail(reason)}`);
     }
     if (held.length > 0) {
       this.hold({ first, entries: held });
