@@ -9,7 +9,7 @@ export { SGP_SPAN_TYPES } from './mapping/item.js';
 export type { SGPSpanItem, SGPSpanType, SGPSpanStatus, JsonObject, JsonValue, JsonPrimitive } from './mapping/item.js';
 export { SGPConfigError, SGPExportError, SGPFlushError } from './errors.js';
 export type { SGPExportErrorKind } from './errors.js';
-export type { SGPExporterOptions, SGPSpanProcessorOptions, DisabledReason, Environment } from './config.js';
+export type { SGPExporterOptions, SGPSpanProcessorOptions, DisabledReason, Environment, LogLevel } from './config.js';
 export type { Clock } from './clock.js';
 export { withSGPFlush } from './pipeline/serverless.js';
 export type { Flushable, WithSGPFlushOptions } from './pipeline/serverless.js';
