@@ -88,7 +88,8 @@ describe('first run, a program that exits at once', () => {
   });
 
   it('a malformed proxy variable, or an http:// base URL elsewhere: one line each, and the app runs on', async () => {
-    for (const extra of [{ HTTPS_PROXY: 'http://user:pw@proxy corp:8080' }, { SGP_CLIENT_BASE_URL: 'http://sgp-dev:5003' }]) {
+    const setups: Record<string, string>[] = [{ HTTPS_PROXY: 'http://user:pw@proxy corp:8080' }, { SGP_CLIENT_BASE_URL: 'http://sgp-dev:5003' }];
+    for (const extra of setups) {
       const ended = await runProgram(app(), env({ SGP_API_KEY: KEY, SGP_ACCOUNT_ID: 'acct-1', ...extra }));
       expect(ended).toMatchObject({ code: 0, stdout: 'app still running\n' });
       expect(lines(ended.stderr)).toHaveLength(1);
