@@ -98,6 +98,8 @@ export class SpoolDirectory {
   private readonly token: string;
   private files = new Map<string, SegmentFile>();
   private open: { handle: FileHandle; file: SegmentFile; records: number } | undefined;
+  /** The directory could be created and listed at start: replay is worth trying. */
+  private listed = false;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly warned = new Set<string>();
 
@@ -112,6 +114,7 @@ export class SpoolDirectory {
       try {
         await this.fs.mkdir(this.path, { recursive: true });
         await this.scan();
+        this.listed = true;
       } catch (error) {
         this.turnOff('cannot create or list the directory', error);
       }
@@ -168,6 +171,7 @@ export class SpoolDirectory {
    */
   claimNext(): Promise<Claim | undefined> {
     return this.exclusive(async () => {
+      if (!this.listed) return undefined;
       try {
         await this.scan();
         for (;;) {
