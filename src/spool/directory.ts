@@ -391,3 +391,34 @@ function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return code !== undefined && !message.startsWith(code) ? `${code}: ${message}` : message;
 }
+
+export interface SpoolReport {
+  /** `missing`: not created yet (the processor creates it); `unusable`: not a directory we can list and write. */
+  state: 'ok' | 'missing' | 'unusable';
+  problem?: string;
+  usage: SpoolUsage;
+}
+
+/** What a spool directory holds, without claiming or changing anything (for `sgp-otel doctor`). */
+export async function inspectSpool(dir: string, fs: Pick<typeof fsPromises, 'readdir' | 'stat' | 'access'> = fsPromises): Promise<SpoolReport> {
+  const usage: SpoolUsage = { bytes: 0, segments: 0, oldestAt: undefined };
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+    await fs.access(dir, fsPromises.constants.W_OK);
+  } catch (error) {
+    return codeOf(error) === 'ENOENT' ? { state: 'missing', usage } : { state: 'unusable', problem: describe(error), usage };
+  }
+  for (const name of names) {
+    const parsed = parseSegmentName(name);
+    if (parsed === undefined) continue;
+    try {
+      usage.bytes += (await fs.stat(join(dir, name))).size;
+    } catch {
+      continue;
+    }
+    usage.segments += 1;
+    usage.oldestAt = usage.oldestAt === undefined ? parsed.createdAt : Math.min(usage.oldestAt, parsed.createdAt);
+  }
+  return { state: 'ok', usage };
+}
