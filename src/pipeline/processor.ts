@@ -112,6 +112,8 @@ export class SGPSpanProcessor implements SpanProcessor {
   /** The spool may hold items to replay (cleared when a replay finds none; set by spills and rescans). */
   private spoolBacklog = false;
   private replaying = false;
+  /** The last export started was a replay: a due batch of live spans goes next, so neither starves the other. */
+  private replayedLast = false;
   private cancelRescan: (() => void) | undefined;
 
   constructor(options: SGPSpanProcessorOptions = {}) {
@@ -458,7 +460,8 @@ export class SGPSpanProcessor implements SpanProcessor {
         this.startTimer(wait);
         return;
       }
-      if (!carriesHeld && this.spoolBacklog && !this.replaying && this.state === 'running') {
+      const queueDue = this.queue.size >= this.config.maxExportBatchSize || (this.queue.size > 0 && this.drainUntil > this.taken);
+      if (!carriesHeld && this.spoolBacklog && !this.replaying && this.state === 'running' && !(this.replayedLast && queueDue)) {
         this.stopTimer();
         this.launchReplay();
         continue;
@@ -468,9 +471,7 @@ export class SGPSpanProcessor implements SpanProcessor {
         batch = this.held.flatMap((held) => held.entries);
         this.held = [];
       } else {
-        const due =
-          this.queue.size >= this.config.maxExportBatchSize || (this.queue.size > 0 && this.drainUntil > this.taken);
-        if (!due) {
+        if (!queueDue) {
           this.startTimer(this.config.scheduledDelayMillis);
           return;
         }
@@ -484,6 +485,7 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   private launch(batch: QueueEntry[], first: number, carriesHeld: boolean): void {
+    this.replayedLast = false;
     const id = this.nextExportId;
     this.nextExportId += 1;
     let spans = 0;
@@ -599,6 +601,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     const flight: Flight = { first: Number.MAX_SAFE_INTEGER, entries: 0, spans: 0, done: Promise.resolve() };
     this.inFlight.set(id, flight);
     this.replaying = true;
+    this.replayedLast = true;
     flight.done = this.replayOnce()
       .catch(reportInternalError)
       .then(() => {

@@ -8,6 +8,7 @@ import { hrTimeToIso } from '../../src/mapping/span-to-item.js';
 import type { SGPStats } from '../../src/pipeline/stats.js';
 import { makeRig } from '../faults/rig.js';
 import type { Rig } from '../faults/rig.js';
+import { eventually } from '../helpers.js';
 import { closeRig, drive, settled } from './drive.js';
 
 // The processor with a spool, on virtual time, against the real test server and real files.
@@ -103,6 +104,25 @@ describe('spoolDir', () => {
     await drive(rig.clock, () => rig!.processor.getStats().replayed === 120);
     expect(new Set(rig.server.items.map((item) => item.id))).toEqual(new Set(kept.map((span) => span.spanContext().spanId)));
     expect(rig.processor.getStats()).toMatchObject({ received: 0, replayed: 120, spool: { dropped: { total: 0 } } });
+  });
+
+  it('with one export slot (exportOnStart), replaying a large spool does not starve live spans: they take turns', async () => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
+    await settled(rig.clock);
+    await rig.down();
+    rig.end(500);
+    await closeRig(rig);
+
+    rig = await makeRig({ spoolDir: dir, exportOnStart: true, maxExportBatchSize: 10 });
+    // The first replay request is answered only once the live spans are queued behind it.
+    rig.server.setResponseDelay(60_000);
+    await eventually(() => rig!.server.counts.requests === 1);
+    const live = new Set(rig.end(30, 'live'));
+    rig.server.setResponseDelay(0);
+    await drive(rig.clock, () => rig!.processor.getStats().replayed === 500 && rig!.processor.getStats().exported === 30);
+    const carriesLive = rig.server.requests.map((request) => request.ids.some((id) => live.has(id)));
+    expect(carriesLive.slice(0, 7)).toEqual([false, true, false, true, false, true, false]);
+    expect(rig.server.items).toHaveLength(530);
   });
 
   it('a spool directory that cannot be used: one warning, and memory holding takes over as without a spool', async () => {
