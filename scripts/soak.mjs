@@ -223,7 +223,11 @@ async function outageSoak(minutes, rate) {
   // Drain: the spool replays while the producer has stopped.
   const giveUpAt = Date.now() + 10 * 60_000;
   const delivered = () => new Set([...earlier, ...server.items.map((item) => item.id)]).size;
-  while (delivered() < produced && Date.now() < giveUpAt) {
+  const drained = () => {
+    const stats = processor.getStats();
+    return delivered() >= produced && stats.replayed >= stats.spooled && stats.spool.segments === 0;
+  };
+  while (!drained() && Date.now() < giveUpAt) {
     peaks.spoolBytes = Math.max(peaks.spoolBytes, processor.getStats().spool.bytes);
     await realSleep(50);
   }
