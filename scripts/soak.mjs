@@ -1,22 +1,39 @@
 // npm run soak [-- --spans 1000000 --seed 42]
+// npm run soak -- --outage-minutes=10 [--rate=50]
 //
 // Pushes spans through SGPSpanProcessor to the local SGP-compatible server while injecting random
 // faults (503/429 bursts, outages of 503s, dropped connections, poison spans refused with 422).
 // Prints delivered / dropped by reason and the heap after GC at several points: the heap must not
 // grow with the number of spans processed, and delivered + dropped must equal produced.
+//
+// With --outage-minutes, instead: a producer at a steady rate (spans per second) with a spool
+// directory runs through an outage that long, on a clock 50x faster than real time, then SGP comes
+// back. Memory must stay within maxQueueSize and the spool within spoolMaxBytes, and every span
+// produced must be delivered (live or replayed from the spool).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { SGPSpanProcessor } from 'sgp-otel';
 import { systemClock } from '../dist/esm/clock.js';
 import { startSGPTestServer } from 'sgp-otel/testing';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
-);
+// --name value and --name=value
+const args = {};
+process.argv.slice(2).forEach((arg, i, all) => {
+  if (!arg.startsWith('--')) return;
+  const [name, value] = arg.slice(2).split(/=(.*)/s);
+  args[name] = value ?? all[i + 1];
+});
 const TOTAL = Number(args.spans ?? 1_000_000);
 const SEED = Number(args.seed ?? 42);
 const SPEEDUP = 50; // backoff waits and outage pauses run 50x faster than real time
 
 if (typeof global.gc !== 'function') throw new Error('run with node --expose-gc (npm run soak does)');
+if (args['outage-minutes'] !== undefined) {
+  await outageSoak(Number(args['outage-minutes']), Number(args.rate ?? 50));
+  process.exit(process.exitCode ?? 0);
+}
 
 function mulberry32(seed) {
   let a = seed >>> 0;
@@ -35,6 +52,8 @@ const fastClock = {
   now: () => systemClock.now(),
   sleep: (ms, signal) => systemClock.sleep(ms / SPEEDUP, signal),
   schedule: (callback, ms) => systemClock.schedule(callback, ms / SPEEDUP),
+  yield: () => systemClock.yield(),
+  keepAlive: () => systemClock.keepAlive(),
   random,
 };
 
@@ -131,3 +150,130 @@ console.log(`\ndelivered + dropped = produced: ${balanced ? 'yes' : 'NO'} (${sta
 console.log(`heap flat from 1/4 of the run to the end: ${flat ? 'yes' : 'NO'} (spread ${mb(growth)})`);
 await server.close();
 process.exitCode = balanced && flat ? 0 : 1;
+
+/**
+ * A steady producer through an outage of `minutes` (virtual), with a spool. Time runs SPEEDUP
+ * times faster than real time, for every reader of the clock (now() included, so pauses add up).
+ */
+async function outageSoak(minutes, rate) {
+  const started = Date.now();
+  const clock = {
+    now: () => started + (Date.now() - started) * SPEEDUP,
+    sleep: (ms, signal) => systemClock.sleep(ms / SPEEDUP, signal),
+    schedule: (callback, ms) => systemClock.schedule(callback, ms / SPEEDUP),
+    yield: () => systemClock.yield(),
+    keepAlive: () => systemClock.keepAlive(),
+    random: () => 0.5,
+  };
+  const virtualSecond = 1000 / SPEEDUP;
+  const realSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const spoolDir = mkdtempSync(join(tmpdir(), 'sgp-soak-spool-'));
+  const maxQueueSize = 4000;
+  const spoolMaxBytes = 256 * 1024 * 1024;
+
+  let server = await startSGPTestServer();
+  const port = Number(new URL(server.url).port);
+  const processor = new SGPSpanProcessor({
+    apiKey: 'soak-key',
+    accountId: 'soak-account',
+    baseUrl: server.url,
+    clock,
+    flushOnExit: false,
+    env: {},
+    maxQueueSize,
+    spoolDir,
+    spoolMaxBytes,
+  });
+  const tracer = new BasicTracerProvider({ spanProcessors: [processor] }).getTracer('soak-outage');
+  let produced = 0;
+  const peaks = { heap: 0, rss: 0, queued: 0, spoolBytes: 0 };
+  const samples = [];
+  const sample = (label) => {
+    global.gc();
+    const { heapUsed, rss } = process.memoryUsage();
+    const stats = processor.getStats();
+    peaks.heap = Math.max(peaks.heap, heapUsed);
+    peaks.rss = Math.max(peaks.rss, rss);
+    samples.push({ label, heapUsed, rss, queued: stats.queued, spooled: stats.spooled, spoolBytes: stats.spool.bytes });
+  };
+  const produceFor = async (virtualSeconds, label) => {
+    for (let second = 1; second <= virtualSeconds; second += 1) {
+      for (let i = 0; i < rate; i += 1) {
+        tracer.startSpan('llm:step', { attributes: { 'sgp.input': '{"messages":[{"role":"user","content":"hello"}]}', 'gen_ai.usage.input_tokens': 12 } }).end();
+      }
+      produced += rate;
+      const stats = processor.getStats();
+      peaks.queued = Math.max(peaks.queued, stats.queued);
+      peaks.spoolBytes = Math.max(peaks.spoolBytes, stats.spool.bytes);
+      if (second % 60 === 0) sample(`${label} ${second / 60} min`);
+      await realSleep(virtualSecond);
+    }
+  };
+
+  sample('start');
+  await produceFor(60, 'before the outage,');
+  // What the server took before it went away counts as delivered too.
+  const earlier = new Set(server.items.map((item) => item.id));
+  const earlierReceived = server.counts.itemsAccepted;
+  await server.close();
+  await produceFor(minutes * 60, 'outage,');
+  const duringOutage = processor.getStats();
+  server = await startSGPTestServer({ port });
+  await produceFor(60, 'after the outage,');
+  // Drain: the spool replays while the producer has stopped.
+  const giveUpAt = Date.now() + 10 * 60_000;
+  const delivered = () => new Set([...earlier, ...server.items.map((item) => item.id)]).size;
+  const drained = () => {
+    const stats = processor.getStats();
+    return delivered() >= produced && stats.replayed >= stats.spooled && stats.spool.segments === 0;
+  };
+  while (!drained() && Date.now() < giveUpAt) {
+    peaks.spoolBytes = Math.max(peaks.spoolBytes, processor.getStats().spool.bytes);
+    await realSleep(50);
+  }
+  await processor.shutdown().catch((error) => console.log(`shutdown: ${error.message}`));
+  sample('end');
+  const stats = processor.getStats();
+  const seconds = (Date.now() - started) / 1000;
+  const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+  console.log(`sgp-otel outage soak: ${rate} spans/s, ${minutes} min outage (on a ${SPEEDUP}x clock), ${seconds.toFixed(1)} s, node ${process.version}\n`);
+  const rows = [
+    ['produced', produced],
+    ['spooled', stats.spooled],
+    ['replayed', stats.replayed],
+    ['exported live', stats.exported],
+    ['delivered (distinct on the server)', delivered()],
+    ['items received by the server', earlierReceived + server.counts.itemsAccepted],
+    ['dropped (live)', stats.dropped.total],
+    ['dropped from the spool', stats.spool.dropped.total],
+    ['queued during the outage (max)', peaks.queued],
+    ['spool bytes at the end of the outage', duringOutage.spool.bytes],
+  ];
+  for (const [label, value] of rows) console.log(`${label.padEnd(38)} ${String(value).padStart(10)}`);
+  console.log('\nby virtual minute:');
+  for (const s of samples) {
+    console.log(`  ${s.label.padEnd(28)} heap ${mb(s.heapUsed).padStart(9)}  rss ${mb(s.rss).padStart(9)}  queued ${String(s.queued).padStart(5)}  spool ${mb(s.spoolBytes).padStart(9)}`);
+  }
+  const outageSamples = samples.filter((s) => s.label.startsWith('outage,'));
+  const outagePeak = (key) => Math.max(...outageSamples.map((s) => s[key]));
+  console.log(`\nduring the outage: peak heap after GC ${mb(outagePeak('heapUsed'))}, peak rss ${mb(outagePeak('rss'))}`);
+  console.log(`whole run: peak heap after GC ${mb(peaks.heap)}, peak rss ${mb(peaks.rss)} (the test server in this process keeps every item it stored)`);
+  console.log(`peak spool ${mb(peaks.spoolBytes)} of ${mb(spoolMaxBytes)}`);
+
+  const heaps = outageSamples.slice(1).map((s) => s.heapUsed);
+  const spread = heaps.length > 1 ? Math.max(...heaps) - Math.min(...heaps) : 0;
+  const checks = [
+    ['every span delivered', delivered() === produced && stats.dropped.total === 0 && stats.spool.dropped.total === 0],
+    ['books balance (received = exported + dropped + queued + spooled)', stats.received === stats.exported + stats.dropped.total + stats.queued + stats.spooled],
+    [`memory within maxQueueSize (${maxQueueSize} queued at most)`, peaks.queued <= maxQueueSize],
+    ['heap flat through the outage (spread < 16 MB)', spread < 16 * 1024 * 1024],
+    [`spool within spoolMaxBytes`, peaks.spoolBytes <= spoolMaxBytes],
+    ['spool empty at the end', stats.spool.segments === 0],
+  ];
+  for (const [label, ok] of checks) console.log(`${label}: ${ok ? 'yes' : 'NO'}`);
+  console.log(`(heap spread during the outage: ${mb(spread)})`);
+  await server.close();
+  rmSync(spoolDir, { recursive: true, force: true });
+  process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;
+}

@@ -134,6 +134,15 @@ export interface SGPSpanProcessorOptions extends SGPExporterOptions {
    * invocation alive exactly as long as needed. On Vercel this happens by itself.
    */
   waitUntil?: (promise: Promise<void>) => void;
+  /**
+   * A directory where spans wait on disk while SGP is unreachable, and where what is undelivered at
+   * shutdown is kept; they are sent, oldest first, once SGP answers (by this process, a later run,
+   * or another process sharing the directory). Created if missing. Our own exporter only. Env
+   * `SGP_SPOOL_DIR`. Default: none (spans wait in memory, up to maxQueueSize).
+   */
+  spoolDir?: string;
+  /** Most bytes the spool directory holds; beyond it the oldest segments are deleted. Env `SGP_SPOOL_MAX_BYTES`. Default 256 MiB. */
+  spoolMaxBytes?: number;
 }
 
 export interface ExporterConfig {
@@ -182,6 +191,17 @@ export interface ProcessorConfig {
   platform: ServerlessPlatform | undefined;
   waitUntil: ((promise: Promise<void>) => void) | undefined;
   logLevel: LogLevel;
+  /** Environment variables that were malformed and replaced by their default, one message each. */
+  warnings: string[];
+}
+
+/** Default of spoolMaxBytes: 256 MiB. */
+export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024;
+
+export interface SpoolConfig {
+  /** Undefined: no spool. */
+  dir: string | undefined;
+  maxBytes: number;
   /** Environment variables that were malformed and replaced by their default, one message each. */
   warnings: string[];
 }
@@ -636,6 +656,22 @@ export function resolveProcessorConfig(options: SGPSpanProcessorOptions = {}): P
     platform,
     waitUntil: functionOption(options.waitUntil, 'waitUntil'),
     logLevel: logLevelSetting(options.logLevel, env),
+    warnings: env.warnings,
+  };
+}
+
+/** The spool's settings (`spoolDir`, `spoolMaxBytes`), read apart from the queue's. */
+export function resolveSpoolConfig(options: SGPSpanProcessorOptions = {}): SpoolConfig {
+  checkObject(options, 'options');
+  const env = new EnvSource(options.env ?? process.env);
+  return {
+    dir: optionalString(options.spoolDir, 'spoolDir') ?? env.read('SGP_SPOOL_DIR'),
+    maxBytes: wholeNumber(options.spoolMaxBytes, env, {
+      option: 'spoolMaxBytes',
+      envVar: 'SGP_SPOOL_MAX_BYTES',
+      min: 64 * 1024,
+      fallback: DEFAULT_SPOOL_MAX_BYTES,
+    }),
     warnings: env.warnings,
   };
 }

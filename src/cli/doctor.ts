@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Agent, EnvHttpProxyAgent, request } from 'undici';
-import { resolveExporterConfig, resolveProcessorConfig } from '../config.js';
+import { resolveExporterConfig, resolveProcessorConfig, resolveSpoolConfig } from '../config.js';
 import type { Environment } from '../config.js';
 import { hrTimeToIso } from '../mapping/span-to-item.js';
+import { inspectSpool } from '../spool/directory.js';
 
 /** Exit codes: each kind of problem has its own, so scripts can tell them apart. */
 export const DOCTOR_EXIT = { ok: 0, misconfigured: 1, rejected: 2, unreachable: 3 } as const;
@@ -60,7 +61,7 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
   let config;
   try {
     config = resolveExporterConfig({ env: { ...env, DISABLE_SCALE_TRACING: '' } });
-    const problems = new Set([...resolveProcessorConfig({ env }).warnings, ...config.warnings]);
+    const problems = new Set([...resolveProcessorConfig({ env }).warnings, ...resolveSpoolConfig({ env }).warnings, ...config.warnings]);
     for (const problem of problems) {
       fail(problem, 'fix or unset the variable named above');
       exit = DOCTOR_EXIT.misconfigured;
@@ -69,6 +70,7 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
     fail(`invalid configuration: ${(error as Error).message}`, 'fix the option or variable named above');
     return DOCTOR_EXIT.misconfigured;
   }
+  if (!(await checkSpool(env, print, warn))) exit = exit === DOCTOR_EXIT.ok ? DOCTOR_EXIT.misconfigured : exit;
   if (config.disabledReason === 'invalid_credentials' || config.disabledReason === 'invalid_base_url') {
     print('  skip  connection check: the configuration above disables sgp-otel');
     return exit;
@@ -138,6 +140,36 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
     await agent.close();
   }
   return exit;
+}
+
+/** Where the spool is, how full, and how old its oldest item; false when it cannot be used. */
+async function checkSpool(env: Environment, print: (line: string) => void, warn: (t: string, f: string) => void): Promise<boolean> {
+  const { dir, maxBytes } = resolveSpoolConfig({ env });
+  if (dir === undefined) return true;
+  const report = await inspectSpool(dir);
+  if (report.state === 'unusable') {
+    warn(`spool ${dir} cannot be used: ${report.problem}`, 'fix the directory or its permissions, or unset SGP_SPOOL_DIR; until then spans wait in memory during an outage');
+    return false;
+  }
+  if (report.state === 'missing') {
+    print(`  info  spool ${dir} does not exist yet (created when a processor starts), budget ${mib(maxBytes)}`);
+    return true;
+  }
+  const { bytes, segments, oldestAt } = report.usage;
+  const oldest = oldestAt === undefined ? '' : `, oldest item at most ${age(Date.now() - oldestAt)} old`;
+  print(`  info  spool ${dir}: ${segments} segment${segments === 1 ? '' : 's'}, ${mib(bytes)} of ${mib(maxBytes)}${oldest}`);
+  return true;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function age(millis: number): string {
+  const seconds = Math.max(0, Math.round(millis / 1000));
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
 }
 
 function checkPackages(cwd: string, ok: (t: string) => void, warn: (t: string, f: string) => void): void {

@@ -3,8 +3,8 @@ import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import type { DisabledReason, ProcessorConfig, SGPSpanProcessorOptions } from '../config.js';
-import { checkCustomExporterOptions, resolveExporterConfig, resolveProcessorConfig } from '../config.js';
+import type { DisabledReason, ExporterConfig, ProcessorConfig, SGPSpanProcessorOptions } from '../config.js';
+import { checkCustomExporterOptions, resolveExporterConfig, resolveProcessorConfig, resolveSpoolConfig } from '../config.js';
 import type { ExportRecord, ExportReport, RecordOutcome } from '../delivery/exporter.js';
 import { exporterFromConfig, isSGPSpanExporter, startupMessages } from '../delivery/exporter.js';
 import { SGPConfigError, SGPExportError } from '../errors.js';
@@ -18,10 +18,11 @@ import { BoundedQueue } from './queue.js';
 import type { ExportSink } from './sink.js';
 import { sinkFor } from './sink.js';
 import { SpanFilter } from './span-filter.js';
+import { SpanSpool } from './spool.js';
 import type { DropReason, SGPStats } from './stats.js';
 import { DROP_REASON_TEXT, ProcessorStats } from './stats.js';
 
-export type { SGPDropCounts, SGPStats } from './stats.js';
+export type { SGPDropCounts, SGPSpoolStats, SGPStats } from './stats.js';
 
 type QueueEntry = ReadableSpan | InProgressRecord;
 
@@ -42,6 +43,17 @@ interface HeldBatch {
   entries: QueueEntry[];
 }
 
+/** Entries being written to the spool, with the lowest sequence number they cover. */
+interface Spill {
+  first: number;
+  entries: number;
+}
+
+/** The spool directory is listed again this often, for segments other processes left to replay. */
+const SPOOL_RESCAN_MILLIS = 30_000;
+/** Most queue entries written to the spool in one append. */
+const SPILL_CHUNK = 1000;
+
 /** Pause between export rounds while SGP is unreachable: 1 s, 2 s, 4 s ... up to 20 s. */
 function outageCooldownMillis(rounds: number): number {
   return Math.min(20_000, 1000 * 2 ** Math.min(rounds - 1, 10));
@@ -51,7 +63,8 @@ function outageCooldownMillis(rounds: number): number {
  * Queues finished spans and exports them to SGP in batches: at once when a batch is full, else
  * when the schedule timer fires. `forceFlush()` waits for the exports in flight and everything
  * queued before the call. While SGP is unreachable, batches are held and sent again, first, after
- * a pause; queued, in-flight and held spans together never exceed `maxQueueSize`.
+ * a pause; queued, in-flight and held spans together never exceed `maxQueueSize`. With a spool
+ * (`spoolDir`), spans SGP cannot take go to disk instead, and come back once it answers.
  */
 export class SGPSpanProcessor implements SpanProcessor {
   private readonly config: ProcessorConfig;
@@ -90,6 +103,18 @@ export class SGPSpanProcessor implements SpanProcessor {
   private readonly rootWaits = new Map<object, () => void>();
   private cancelTimer: (() => void) | undefined;
   private exitFlushMark = 0;
+  /** Spans wait on disk instead of in memory while SGP is unreachable (`spoolDir`). */
+  private readonly spool: SpanSpool | undefined;
+  private readonly spills = new Map<number, Spill>();
+  private nextSpillId = 0;
+  /** Spool writes, one after the other, in the order entries were handed over. */
+  private spillChain: Promise<void> = Promise.resolve();
+  /** The spool may hold items to replay (cleared when a replay finds none; set by spills and rescans). */
+  private spoolBacklog = false;
+  private replaying = false;
+  /** The last export started was a replay: a due batch of live spans goes next, so neither starves the other. */
+  private replayedLast = false;
+  private cancelRescan: (() => void) | undefined;
 
   constructor(options: SGPSpanProcessorOptions = {}) {
     this.config = resolveProcessorConfig(options);
@@ -100,6 +125,7 @@ export class SGPSpanProcessor implements SpanProcessor {
       this.stats.note('shouldExportSpan threw; span kept', error instanceof Error ? error.message : String(error)),
     );
     let exporter: SpanExporter | undefined;
+    let ownExporter: ExporterConfig | undefined;
     if (options.exporter !== undefined) {
       if (typeof options.exporter?.export !== 'function' || typeof options.exporter?.shutdown !== 'function') {
         throw new SGPConfigError('Invalid option exporter: expected a SpanExporter with export() and shutdown()');
@@ -114,6 +140,7 @@ export class SGPSpanProcessor implements SpanProcessor {
       logSoon(this.log, startupMessages([...this.config.warnings, ...exporterConfig.warnings], exporterConfig, 'SGPSpanProcessor'));
       if (this.disabledReason === undefined) {
         exporter = exporterFromConfig({ ...exporterConfig, connections: this.exportSlots() });
+        ownExporter = exporterConfig;
       }
     }
     const enabled = this.disabledReason === undefined;
@@ -126,6 +153,7 @@ export class SGPSpanProcessor implements SpanProcessor {
       this.sink?.sendsInProgress && (exportOnStart || exportUnendedOnShutdown) ? new OpenSpans(exportOnStart, maxQueueSize) : undefined;
     this.unregisterExitFlush =
       enabled && this.config.flushOnExit ? registerExitFlush(this, SGPSpanProcessor.flushAtExit) : () => undefined;
+    this.spool = enabled ? this.openSpool(options, ownExporter) : undefined;
   }
 
   onStart(span: Span, _parentContext: Context): void {
@@ -207,7 +235,43 @@ export class SGPSpanProcessor implements SpanProcessor {
       outage: this.outageRounds > 0,
       open: this.openSpans?.size ?? 0,
       lastError: stats.lastError ? { ...stats.lastError } : undefined,
+      spooled: stats.spooled,
+      replayed: this.spool?.replayed ?? 0,
+      spool: this.spool?.stats(),
     };
+  }
+
+  /** The spool, when `spoolDir` is set: it replays what it holds as soon as it is listed. */
+  private openSpool(options: SGPSpanProcessorOptions, exporterConfig: ExporterConfig | undefined): SpanSpool | undefined {
+    const { dir: spoolDir, maxBytes: spoolMaxBytes, warnings } = resolveSpoolConfig(options);
+    logSoon(this.log, warnings.map((warning) => ({ level: 'warn', text: `sgp-otel: ${warning}` })));
+    if (spoolDir === undefined) return undefined;
+    if (exporterConfig === undefined) {
+      // The spool keeps SGP items, which only our own exporter makes.
+      if (options.spoolDir !== undefined) throw new SGPConfigError('Invalid option spoolDir: it needs sgp-otel\'s own exporter, not a custom exporter');
+      logSoon(this.log, [{ level: 'warn', text: 'sgp-otel: SGP_SPOOL_DIR is ignored with a custom exporter' }]);
+      return undefined;
+    }
+    const spool = new SpanSpool({
+      dir: spoolDir,
+      maxBytes: spoolMaxBytes,
+      exporter: exporterConfig,
+      clock: this.clock,
+      log: this.log,
+      onLoss: (what, items, detail) => this.stats.spoolLoss(what, items, detail),
+    });
+    spool.ready.then(() => this.rescanSpool(), reportInternalError);
+    return spool;
+  }
+
+  /** Looks for spooled items again now, and every SPOOL_RESCAN_MILLIS while running. */
+  private rescanSpool(): void {
+    this.cancelRescan?.();
+    this.cancelRescan = undefined;
+    if (this.state !== 'running') return;
+    this.spoolBacklog = true;
+    this.cancelRescan = this.clock.schedule(() => this.rescanSpool(), SPOOL_RESCAN_MILLIS);
+    this.kickSoon();
   }
 
   /**
@@ -277,17 +341,25 @@ export class SGPSpanProcessor implements SpanProcessor {
       } catch (error) {
         failure = error;
       }
-      // From here no new export starts; what is still in flight is ended, and counted under `shutdown`.
+      // From here no new export starts; what is still in flight is ended, and spooled or counted under `shutdown`.
       this.state = 'shut_down';
       this.stopTimer();
+      this.cancelRescan?.();
       if (this.inFlight.size > 0) {
+        this.spool?.abort();
         await this.sink!.abort();
         await Promise.all([...this.inFlight.values()].map((flight) => flight.done));
       }
+      const first = this.taken;
       const left = this.queue.take(this.queue.size);
       this.taken += left.length;
-      this.discard([...this.held.flatMap((batch) => batch.entries), ...left]);
+      const rest = [...this.held.flatMap((batch) => batch.entries), ...left];
       this.held = [];
+      if (this.spool?.writable && rest.length > 0) this.spill(rest, first);
+      else this.discard(rest);
+      // Spans the spool could not take after all are counted under `shutdown` as they come back.
+      await this.spillChain;
+      await this.spool?.close();
       try {
         await this.withinDeadline(this.sink!.shutdown(), Math.max(deadline, this.clock.now() + 1000));
       } catch (error) {
@@ -360,7 +432,9 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   /** Starts an export on a later turn of the event loop, so `span.end()` never pays for one. */
   private kickSoon(): void {
-    if (this.kickPending || this.inFlight.size >= this.sink!.maxConcurrentExports) return;
+    if (this.kickPending) return;
+    // While spans go to the spool, a full batch is written there even when every export slot is taken.
+    if (this.inFlight.size >= this.sink!.maxConcurrentExports && !this.spooling()) return;
     this.kickPending = true;
     void this.clock.yield().then(() => {
       this.kickPending = false;
@@ -368,27 +442,36 @@ export class SGPSpanProcessor implements SpanProcessor {
     }, reportInternalError);
   }
 
-  /** Starts exports while batches are due and export slots are free; during an outage, one at a time, held spans first. */
+  /**
+   * Starts exports while batches are due and export slots are free; during an outage, one at a
+   * time, held spans first, then spooled ones. With a spool, an outage sends due batches to disk
+   * instead, and the next export after each pause is a replay of the oldest spooled items.
+   */
   private pump(): void {
+    if (this.spooling()) this.spillDue();
     while (this.state !== 'shut_down' && this.inFlight.size < this.sink!.maxConcurrentExports) {
       if (this.outageRounds > 0 && this.inFlight.size > 0) return;
       let batch: QueueEntry[];
       let first: number;
       const carriesHeld = this.held.length > 0;
+      const wait = this.pausedUntil - this.clock.now();
+      if ((carriesHeld || this.spooling()) && wait > 0) {
+        this.stopTimer();
+        this.startTimer(wait);
+        return;
+      }
+      const queueDue = this.queue.size >= this.config.maxExportBatchSize || (this.queue.size > 0 && this.drainUntil > this.taken);
+      if (!carriesHeld && this.spoolBacklog && !this.replaying && this.state === 'running' && !(this.replayedLast && queueDue)) {
+        this.stopTimer();
+        this.launchReplay();
+        continue;
+      }
       if (carriesHeld) {
-        const wait = this.pausedUntil - this.clock.now();
-        if (wait > 0) {
-          this.stopTimer();
-          this.startTimer(wait);
-          return;
-        }
         first = this.held[0]!.first;
         batch = this.held.flatMap((held) => held.entries);
         this.held = [];
       } else {
-        const due =
-          this.queue.size >= this.config.maxExportBatchSize || (this.queue.size > 0 && this.drainUntil > this.taken);
-        if (!due) {
+        if (!queueDue) {
           this.startTimer(this.config.scheduledDelayMillis);
           return;
         }
@@ -402,6 +485,7 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   private launch(batch: QueueEntry[], first: number, carriesHeld: boolean): void {
+    this.replayedLast = false;
     const id = this.nextExportId;
     this.nextExportId += 1;
     let spans = 0;
@@ -420,10 +504,11 @@ export class SGPSpanProcessor implements SpanProcessor {
       .catch(reportInternalError);
   }
 
-  /** Sequence number of the oldest entry not settled yet: queued, in flight or held. */
+  /** Sequence number of the oldest entry not settled yet: queued, in flight, held or being spooled. */
   private lowestPending(): number {
     let low = this.taken;
     for (const flight of this.inFlight.values()) low = Math.min(low, flight.first);
+    for (const spill of this.spills.values()) low = Math.min(low, spill.first);
     return this.held.length > 0 ? Math.min(low, this.held[0]!.first) : low;
   }
 
@@ -432,7 +517,128 @@ export class SGPSpanProcessor implements SpanProcessor {
     let count = Math.max(0, Math.min(mark, this.accepted) - this.taken);
     for (const flight of this.inFlight.values()) if (flight.first < mark) count += flight.entries;
     for (const held of this.held) if (held.first < mark) count += held.entries.length;
+    for (const spill of this.spills.values()) if (spill.first < mark) count += spill.entries;
     return count;
+  }
+
+  /** Whether spans SGP cannot take go to the spool now: an outage, and a spool that can be written. */
+  private spooling(): boolean {
+    return this.outageRounds > 0 && this.spool?.writable === true && this.state !== 'shut_down';
+  }
+
+  /** During an outage, hands the batches that are due to the spool instead of exporting them. */
+  private spillDue(): void {
+    while (this.queue.size >= this.config.maxExportBatchSize || (this.queue.size > 0 && this.drainUntil > this.taken)) {
+      const first = this.taken;
+      const entries = this.queue.take(SPILL_CHUNK);
+      this.taken += entries.length;
+      this.spill(entries, first);
+    }
+  }
+
+  /** Writes `entries` to the spool, after any write already under way; until then they count as queued. */
+  private spill(entries: QueueEntry[], first: number): void {
+    const id = this.nextSpillId;
+    this.nextSpillId += 1;
+    this.spills.set(id, { first, entries: entries.length });
+    this.spillChain = this.spillChain
+      .then(() => this.writeToSpool(entries, first))
+      .catch(reportInternalError)
+      .then(() => {
+        this.spills.delete(id);
+        this.flushes.settle(this.lowestPending());
+        this.pump();
+      });
+  }
+
+  /** Books each entry once the spool took it (or not: then it is held in memory, or at shutdown dropped). */
+  private async writeToSpool(entries: QueueEntry[], first: number): Promise<void> {
+    const spans: ReadableSpan[] = [];
+    for (const entry of entries) {
+      if (!(entry instanceof InProgressRecord)) {
+        spans.push(entry);
+        continue;
+      }
+      // Never spooled: its span's final record follows it, and a start record replayed later could overwrite it.
+      entry.taken = true;
+      this.outstanding -= 1;
+      if (entry.superseded) this.stats.inProgress.superseded += 1;
+      else this.stats.inProgress.dropped += 1;
+    }
+    if (spans.length === 0) return;
+    const outcomes = await this.spool!.write(spans.map((span) => this.exportRecord(span, false)));
+    const kept: QueueEntry[] = [];
+    let spooled = 0;
+    let unmappable = 0;
+    spans.forEach((span, i) => {
+      const outcome = outcomes[i];
+      if (outcome === 'kept') {
+        kept.push(span);
+        return;
+      }
+      this.outstanding -= 1;
+      this.stats.pending -= 1;
+      if (outcome === 'spooled') spooled += 1;
+      else unmappable += 1;
+    });
+    this.stats.spooled += spooled;
+    this.spoolBacklog ||= spooled > 0;
+    if (spooled > 0) this.flushes.noteDropped(first, spooled, `spooled to ${this.spool!.directory.path}, to be sent once SGP answers`);
+    if (unmappable > 0) {
+      this.stats.drop('unmappable', unmappable, 'could not be mapped to an SGP item');
+      this.flushes.noteDropped(first, unmappable, DROP_REASON_TEXT.unmappable);
+    }
+    if (kept.length === 0) return;
+    if (this.state === 'shut_down') this.discard(kept);
+    else this.hold({ first, entries: kept });
+  }
+
+  /** Sends the oldest spooled items, in an export slot of its own (one replay at a time). */
+  private launchReplay(): void {
+    const id = this.nextExportId;
+    this.nextExportId += 1;
+    // Carries no queue entry: it holds back no flush.
+    const flight: Flight = { first: Number.MAX_SAFE_INTEGER, entries: 0, spans: 0, done: Promise.resolve() };
+    this.inFlight.set(id, flight);
+    this.replaying = true;
+    this.replayedLast = true;
+    flight.done = this.replayOnce()
+      .catch(reportInternalError)
+      .then(() => {
+        this.inFlight.delete(id);
+        this.replaying = false;
+        this.flushes.settle(this.lowestPending());
+        this.pump();
+      });
+  }
+
+  private async replayOnce(): Promise<void> {
+    const result = await this.spool!.replayNext(this.config.maxExportBatchSize, this.clock.now() + this.config.exportTimeoutMillis);
+    if (result === undefined) {
+      this.spoolBacklog = false;
+      return;
+    }
+    this.stats.exportRequests += result.requests;
+    this.stats.retries += result.retries;
+    if (result.error) this.stats.recordError(result.error);
+    if (result.retryLater) this.outageRound(result.error?.message ?? 'unknown error');
+    else if (this.outageRounds > 0 && result.exported > 0 && this.held.length === 0 && this.heldInFlight === 0) this.outageOver();
+  }
+
+  /** Another round failed for an outage: pause before the next, longer each time. */
+  private outageRound(detail: string): void {
+    this.outageRounds += 1;
+    this.pausedUntil = this.clock.now() + outageCooldownMillis(this.outageRounds);
+    if (this.outageRounds > 1) return;
+    const what = this.spool?.writable
+      ? `spooling spans to ${this.spool.directory.path} and retrying`
+      : `holding spans and retrying, up to maxQueueSize (${this.config.maxQueueSize})`;
+    this.log.warn(`sgp-otel: SGP is unreachable (${detail}); ${what}`);
+  }
+
+  private outageOver(): void {
+    this.log.info(`sgp-otel: SGP is reachable again after ${this.outageRounds} failed round${this.outageRounds === 1 ? '' : 's'}`);
+    this.outageRounds = 0;
   }
 
   /** Exports one batch and accounts for every entry in it. Never rejects. */
@@ -480,10 +686,16 @@ export class SGPSpanProcessor implements SpanProcessor {
     const detail = (outcome: RecordOutcome) => (report.errors?.[outcome] ?? report.error)?.message ?? 'unknown error';
     const drops: Partial<Record<DroppedOutcome, number>> = {};
     const held: QueueEntry[] = [];
+    // Ended by shutdown's deadline: spooled rather than dropped, when there is a spool.
+    const cut: QueueEntry[] = [];
     sent.forEach((entry, i) => {
       const outcome = report.outcomes[i] ?? 'exportFailed';
       if (outcome === 'retryLater') {
         held.push(entry);
+        return;
+      }
+      if (outcome === 'shutdown' && this.spool?.writable && !(entry instanceof InProgressRecord)) {
+        cut.push(entry);
         return;
       }
       this.outstanding -= 1;
@@ -500,17 +712,14 @@ export class SGPSpanProcessor implements SpanProcessor {
       stats.drop(reason, count, detail(reason));
       this.flushes.noteDropped(first, count, `${DROP_REASON_TEXT[reason]}: ${detail(reason)}`);
     }
+    if (cut.length > 0) this.spill(cut, first);
     if (held.length > 0) {
-      this.hold({ first, entries: held });
-      this.outageRounds += 1;
-      this.pausedUntil = this.clock.now() + outageCooldownMillis(this.outageRounds);
-      if (this.outageRounds === 1) {
-        this.log.warn(`sgp-otel: SGP is unreachable (${detail('retryLater')}); holding spans and retrying, up to maxQueueSize (${this.config.maxQueueSize})`);
-      }
+      if (this.spool?.writable) this.spill(held, first);
+      else this.hold({ first, entries: held });
+      this.outageRound(detail('retryLater'));
     } else if (this.outageRounds > 0 && this.held.length === 0 && this.heldInFlight === (carriesHeld ? 1 : 0)) {
       // The outage ends when no held span is left, waiting or in flight.
-      this.log.info(`sgp-otel: SGP is reachable again after ${this.outageRounds} failed round${this.outageRounds === 1 ? '' : 's'}`);
-      this.outageRounds = 0;
+      this.outageOver();
     }
   }
 
@@ -535,7 +744,8 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   private startTimer(delayMillis: number): void {
-    if (this.cancelTimer || (this.queue.size === 0 && this.held.length === 0) || this.state === 'shut_down') return;
+    const idle = this.queue.size === 0 && this.held.length === 0 && !this.spoolBacklog;
+    if (this.cancelTimer || idle || this.state === 'shut_down') return;
     this.cancelTimer = this.clock.schedule(() => {
       this.cancelTimer = undefined;
       this.drainUntil = Math.max(this.drainUntil, this.accepted);

@@ -28,10 +28,35 @@ export interface SGPDropCounts {
   shutdown: number;
 }
 
+/** The spool (`spoolDir`): where it is, how full, and what it lost. */
+export interface SGPSpoolStats {
+  path: string;
+  /** False once a file system error turned spooling off (spans are then held in memory, up to maxQueueSize). */
+  writable: boolean;
+  /** Bytes of segment files in the directory, every process's, as last listed. */
+  bytes: number;
+  maxBytes: number;
+  segments: number;
+  /** ISO 8601 time the oldest segment was started: no spooled item is older. */
+  oldestAt: string | undefined;
+  /** Spooled items that will never be delivered, by reason (every process's items this process touched). */
+  dropped: {
+    total: number;
+    /** Evicted with the oldest segment to stay within spoolMaxBytes. */
+    spoolFull: number;
+    /** Unreadable: a torn or corrupt record (counted once per damaged segment tail). */
+    corrupt: number;
+    /** Replayed, and refused by SGP for its content (the item at fault in a 400/409/413/422 batch). */
+    rejected: number;
+    /** Replayed, and a 500 outlasted the retries. */
+    exportFailed: number;
+  };
+}
+
 export interface SGPStats {
   enabled: boolean;
   disabledReason: DisabledReason | undefined;
-  /** Sampled spans handed to `onEnd`. Always `exported + dropped.total + queued`. */
+  /** Sampled spans handed to `onEnd`. Always `exported + dropped.total + queued + spooled`. */
   received: number;
   /** Spans the server accepted. */
   exported: number;
@@ -39,6 +64,10 @@ export interface SGPStats {
   queued: number;
   /** Of `queued`, those in exports in flight. */
   inFlight: number;
+  /** Spans handed to the spool while SGP was unreachable or at shutdown (they left `queued`); 0 without `spoolDir`. */
+  spooled: number;
+  /** Spooled items this process delivered, its own or left by another process or an earlier run. */
+  replayed: number;
   /** Spans `shouldExportSpan` left out (not part of `received`). */
   filtered: number;
   dropped: SGPDropCounts;
@@ -52,6 +81,8 @@ export interface SGPStats {
   /** Spans started and not yet ended, tracked for in-progress records (0 when neither feature is on). */
   open: number;
   lastError: SGPLastError | undefined;
+  /** Undefined without `spoolDir`. */
+  spool: SGPSpoolStats | undefined;
 }
 
 
@@ -75,6 +106,8 @@ export class ProcessorStats {
   /** Spans received and not settled yet. */
   pending = 0;
   filtered = 0;
+  /** Spans handed to the spool; settled for this process's books. */
+  spooled = 0;
   exportRequests = 0;
   retries = 0;
   readonly inProgress = { sent: 0, superseded: 0, dropped: 0 };
@@ -100,6 +133,11 @@ export class ProcessorStats {
   /** A warning that is not a drop, rate-limited like one (a filter that threw). */
   note(what: string, detail: string): void {
     this.dropLog.record(what, 1, detail);
+  }
+
+  /** Items lost from the spool: reported like drops, counted in the spool's own books. */
+  spoolLoss(what: string, count: number, detail: string): void {
+    this.dropLog.record(what, count, detail);
   }
 
   recordError(error: Error): void {

@@ -1,0 +1,424 @@
+/**
+ * The spool directory: segment files on disk, shared safely by several processes.
+ *
+ * File names (oldest first is the order of `stem`, which starts with the creation time):
+ * - `<stem>.<owner>.open`: the segment a process is appending to;
+ * - `<stem>.seg`: a sealed segment, free for any process to replay;
+ * - `<stem>.<owner>.claimed`: a segment one process is replaying (or evicting).
+ * A process claims a segment by renaming it, which is atomic: of two processes that try, one wins
+ * and the other gets ENOENT. `<owner>` is `host_pid_tag`; a segment left `.open` or `.claimed` by a
+ * process that no longer runs (same host: its pid is gone; another host: untouched for
+ * {@link STALE_OWNER_MILLIS}) is claimed like a sealed one.
+ *
+ * Every file system call is awaited off the hot path and every error is caught: a write that
+ * fails turns the spool off (the caller holds spans in memory instead), a read that fails is
+ * reported once and the segment is left for later.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fsPromises from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { SEGMENT_MAGIC, frameRecords, parseSegment } from './segment.js';
+
+export type SpoolFs = Pick<typeof fsPromises, 'mkdir' | 'readdir' | 'stat' | 'open' | 'rename' | 'unlink' | 'readFile'>;
+
+/** A segment left by a process on another host is taken over once untouched this long. */
+export const STALE_OWNER_MILLIS = 10 * 60_000;
+
+export type SpoolLossReason = 'spoolFull' | 'corrupt';
+
+export interface SpoolDirectoryOptions {
+  dir: string;
+  maxBytes: number;
+  clock: Clock;
+  log: Logger;
+  /** Items lost from the spool (evicted for the budget, unreadable), for the caller's books. */
+  onLoss(reason: SpoolLossReason, items: number, detail: string): void;
+  /** Segments are sealed (and become replayable) at this size. Default: maxBytes / 8, from 64 KiB to 4 MiB. */
+  segmentBytes?: number;
+  /** The file system; tests inject failures through it. Default: node:fs/promises. */
+  fs?: SpoolFs;
+}
+
+interface Owner {
+  host: string;
+  pid: number;
+  tag: string;
+}
+
+interface SegmentFile {
+  name: string;
+  stem: string;
+  kind: 'open' | 'seg' | 'claimed';
+  owner: Owner | undefined;
+  createdAt: number;
+  bytes: number;
+  mtimeMs: number;
+}
+
+/** A segment this process claimed for replay: its records, and how many of them are settled. */
+export interface Claim {
+  readonly name: string;
+  readonly stem: string;
+  readonly records: readonly Buffer[];
+  next: number;
+}
+
+export interface SpoolUsage {
+  bytes: number;
+  segments: number;
+  /** Creation time of the oldest segment: no item in the spool is older. */
+  oldestAt: number | undefined;
+}
+
+const NAME = /^(\d{15}-[0-9a-f]{8})(?:\.([A-Za-z0-9-]+)_(\d+)_([0-9a-f]+))?\.(open|seg|claimed)$/;
+
+export function parseSegmentName(name: string): Pick<SegmentFile, 'stem' | 'kind' | 'owner' | 'createdAt'> | undefined {
+  const match = NAME.exec(name);
+  if (!match) return undefined;
+  const [, stem, host, pid, tag, kind] = match as unknown as [string, string, string | undefined, string, string, SegmentFile['kind']];
+  if ((kind === 'seg') !== (host === undefined)) return undefined;
+  const owner = host === undefined ? undefined : { host, pid: Number(pid), tag };
+  return { stem, kind, owner, createdAt: Number(stem.slice(0, 15)) };
+}
+
+export class SpoolDirectory {
+  readonly path: string;
+  readonly maxBytes: number;
+  readonly segmentBytes: number;
+  /** Why writing is off, or undefined while the spool takes spans. */
+  offReason: string | undefined;
+  /** Resolves once the directory exists and was listed (or the spool turned off trying). */
+  readonly ready: Promise<void>;
+  private readonly fs: SpoolFs;
+  private readonly me: Owner;
+  private readonly token: string;
+  private files = new Map<string, SegmentFile>();
+  private open: { handle: FileHandle; file: SegmentFile; records: number } | undefined;
+  /** The directory could be created and listed at start: replay is worth trying. */
+  private listed = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly warned = new Set<string>();
+
+  constructor(private readonly options: SpoolDirectoryOptions) {
+    this.path = options.dir;
+    this.maxBytes = options.maxBytes;
+    this.segmentBytes = options.segmentBytes ?? Math.min(4 * 1024 * 1024, Math.max(64 * 1024, Math.floor(options.maxBytes / 8)));
+    this.fs = options.fs ?? fsPromises;
+    this.me = { host: hostname().replace(/[^A-Za-z0-9-]/g, '-') || 'host', pid: process.pid, tag: randomBytes(4).toString('hex') };
+    this.token = `${this.me.host}_${this.me.pid}_${this.me.tag}`;
+    this.ready = this.exclusive(async () => {
+      try {
+        await this.fs.mkdir(this.path, { recursive: true });
+        await this.scan();
+        this.listed = true;
+      } catch (error) {
+        this.turnOff('cannot create or list the directory', error);
+      }
+    });
+  }
+
+  get writable(): boolean {
+    return this.offReason === undefined;
+  }
+
+  usage(): SpoolUsage {
+    let bytes = 0;
+    let oldestAt: number | undefined;
+    for (const file of this.files.values()) {
+      bytes += file.bytes;
+      oldestAt = oldestAt === undefined ? file.createdAt : Math.min(oldestAt, file.createdAt);
+    }
+    return { bytes, segments: this.files.size, oldestAt };
+  }
+
+  /**
+   * Appends `payloads` as records of this process's open segment. `full`: the budget has no room
+   * even after evicting every segment it could; `off`: the spool is (now) off. In both cases
+   * nothing of `payloads` is in the spool.
+   */
+  append(payloads: readonly Buffer[]): Promise<'written' | 'full' | 'off'> {
+    return this.exclusive(async () => {
+      if (!this.writable) return 'off';
+      const data = frameRecords(payloads);
+      const needed = data.length + (this.open ? 0 : SEGMENT_MAGIC.length);
+      try {
+        if (this.usage().bytes + needed > this.maxBytes) {
+          await this.scan();
+          await this.evictFor(needed);
+          if (this.usage().bytes + needed > this.maxBytes) return 'full';
+        }
+        const open = this.open ?? (await this.startSegment());
+        await this.writeAt(open, data);
+        open.records += payloads.length;
+        if (open.file.bytes >= this.segmentBytes) await this.sealOpen();
+        return 'written';
+      } catch (error) {
+        this.turnOff('cannot write', error);
+        // What it holds already is still worth replaying: seal it if the directory lets us.
+        await this.sealOpen().catch(() => undefined);
+        return 'off';
+      }
+    });
+  }
+
+  /**
+   * Claims the oldest segment any process left for replay (sealing this process's open segment
+   * when there is no other), and reads it. Undefined when the spool holds nothing to replay.
+   */
+  claimNext(): Promise<Claim | undefined> {
+    return this.exclusive(async () => {
+      if (!this.listed) return undefined;
+      try {
+        await this.scan();
+        for (;;) {
+          const victim = this.claimable()[0];
+          if (victim === undefined) {
+            if (this.open === undefined || this.open.records === 0) return undefined;
+            await this.sealOpen();
+            continue;
+          }
+          const name = await this.take(victim);
+          if (name === undefined) continue;
+          const records = await this.readClaimed(name, victim);
+          if (records.length > 0) return { name, stem: victim.stem, records, next: 0 };
+          await this.remove(name);
+        }
+      } catch (error) {
+        this.warnOnce(`claim:${codeOf(error)}`, `sgp-otel: spool ${this.path}: cannot replay (${describe(error)}); spooled spans stay on disk`);
+        return undefined;
+      }
+    });
+  }
+
+  /** Every record of `claim` is settled: the segment goes. */
+  finish(claim: Claim): Promise<void> {
+    return this.exclusive(() => this.remove(claim.name).catch((error: unknown) => this.warnRemove(error)));
+  }
+
+  /** Gives `claim` back, whole, for a later replay (by any process): at-least-once. */
+  release(claim: Claim): Promise<void> {
+    return this.exclusive(async () => {
+      try {
+        await this.fs.rename(join(this.path, claim.name), join(this.path, `${claim.stem}.seg`));
+        this.renamed(claim.name, `${claim.stem}.seg`, 'seg', undefined);
+      } catch (error) {
+        // Left `.claimed`: another process takes it over once this one has exited.
+        this.warnOnce(`release:${codeOf(error)}`, `sgp-otel: spool ${this.path}: cannot release a segment (${describe(error)}); it is replayed after this process exits`);
+      }
+    });
+  }
+
+  /** Seals the open segment, so that any process may replay it. */
+  close(): Promise<void> {
+    return this.exclusive(() => this.sealOpen().catch((error: unknown) => this.turnOff('cannot seal a segment', error)));
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(work);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async scan(): Promise<void> {
+    const names = await this.fs.readdir(this.path);
+    const files = new Map<string, SegmentFile>();
+    for (const name of names) {
+      const parsed = parseSegmentName(name);
+      if (parsed === undefined) continue;
+      if (this.open?.file.name === name) {
+        files.set(name, this.open.file);
+        continue;
+      }
+      try {
+        const stat = await this.fs.stat(join(this.path, name));
+        files.set(name, { name, ...parsed, bytes: stat.size, mtimeMs: stat.mtimeMs });
+      } catch {
+        // Claimed or removed by another process meanwhile.
+      }
+    }
+    this.files = files;
+  }
+
+  /** Segments this process may take, oldest first. */
+  private claimable(): SegmentFile[] {
+    return [...this.files.values()]
+      .filter((file) => file.kind === 'seg' || (file.owner !== undefined && this.ownerGone(file.owner, file.mtimeMs)))
+      .sort((a, b) => (a.stem < b.stem ? -1 : a.stem > b.stem ? 1 : 0));
+  }
+
+  private ownerGone(owner: Owner, mtimeMs: number): boolean {
+    if (owner.host !== this.me.host) return this.options.clock.now() - mtimeMs > STALE_OWNER_MILLIS;
+    if (owner.pid === process.pid) return false;
+    try {
+      process.kill(owner.pid, 0);
+      return false;
+    } catch (error) {
+      return codeOf(error) === 'ESRCH';
+    }
+  }
+
+  /** Renames `file` to a name claimed by this process; undefined when another process took it first. */
+  private async take(file: SegmentFile): Promise<string | undefined> {
+    const name = `${file.stem}.${this.token}.claimed`;
+    try {
+      await this.fs.rename(join(this.path, file.name), join(this.path, name));
+    } catch (error) {
+      if (codeOf(error) !== 'ENOENT') throw error;
+      this.files.delete(file.name);
+      return undefined;
+    }
+    this.renamed(file.name, name, 'claimed', this.me);
+    return name;
+  }
+
+  private async readClaimed(name: string, file: SegmentFile): Promise<Buffer[]> {
+    const parsed = parseSegment(await this.fs.readFile(join(this.path, name)));
+    if (parsed.skippedBytes > 0) {
+      const what = parsed.foreign ? 'is not a spool segment' : `ends in ${parsed.skippedBytes} bytes that are not a whole record (a torn or corrupt write)`;
+      this.options.onLoss('corrupt', 1, `spool segment ${file.name} ${what}; those bytes were skipped, ${parsed.records.length} records read`);
+    }
+    return parsed.records;
+  }
+
+  private async remove(name: string): Promise<void> {
+    await this.fs.unlink(join(this.path, name));
+    this.files.delete(name);
+  }
+
+  /** Evicts the oldest segments until `needed` more bytes fit the budget, or none is left to evict. */
+  private async evictFor(needed: number): Promise<void> {
+    while (this.usage().bytes + needed > this.maxBytes) {
+      const victim = this.claimable()[0];
+      if (victim === undefined) {
+        if (this.open === undefined || this.open.records === 0) return;
+        await this.sealOpen();
+        continue;
+      }
+      const name = await this.take(victim);
+      if (name === undefined) continue;
+      let items = 0;
+      try {
+        items = parseSegment(await this.fs.readFile(join(this.path, name))).records.length;
+      } catch {
+        items = 0;
+      }
+      await this.remove(name);
+      const age = Math.max(0, Math.round((this.options.clock.now() - victim.createdAt) / 1000));
+      this.options.onLoss('spoolFull', items, `spoolMaxBytes (${this.maxBytes}) reached: deleted the oldest spool segment (${items} items, started ${age} s ago)`);
+    }
+  }
+
+  private async startSegment(): Promise<NonNullable<SpoolDirectory['open']>> {
+    const createdAt = Math.max(0, Math.floor(this.options.clock.now()));
+    const stem = `${String(createdAt).padStart(15, '0')}-${randomBytes(4).toString('hex')}`;
+    const name = `${stem}.${this.token}.open`;
+    const handle = await this.fs.open(join(this.path, name), 'wx');
+    const file: SegmentFile = { name, stem, kind: 'open', owner: this.me, createdAt, bytes: 0, mtimeMs: createdAt };
+    const open = { handle, file, records: 0 };
+    this.open = open;
+    this.files.set(name, file);
+    try {
+      await this.writeAt(open, SEGMENT_MAGIC);
+    } catch (error) {
+      await this.sealOpen().catch(() => undefined);
+      throw error;
+    }
+    return open;
+  }
+
+  /** Writes `data` at the end of the open segment; on failure cuts the file back, so no torn record is left behind. */
+  private async writeAt(open: NonNullable<SpoolDirectory['open']>, data: Buffer): Promise<void> {
+    const start = open.file.bytes;
+    try {
+      for (let done = 0; done < data.length; ) {
+        const { bytesWritten } = await open.handle.write(data, done, data.length - done, start + done);
+        done += bytesWritten;
+      }
+    } catch (error) {
+      await open.handle.truncate(start).catch(() => undefined);
+      throw error;
+    }
+    open.file.bytes = start + data.length;
+  }
+
+  private async sealOpen(): Promise<void> {
+    const open = this.open;
+    if (open === undefined) return;
+    this.open = undefined;
+    await open.handle.close().catch(() => undefined);
+    if (open.records === 0) {
+      await this.remove(open.file.name).catch(() => this.files.delete(open.file.name));
+      return;
+    }
+    const sealed = `${open.file.stem}.seg`;
+    await this.fs.rename(join(this.path, open.file.name), join(this.path, sealed));
+    this.renamed(open.file.name, sealed, 'seg', undefined);
+  }
+
+  private renamed(from: string, to: string, kind: SegmentFile['kind'], owner: Owner | undefined): void {
+    const file = this.files.get(from);
+    this.files.delete(from);
+    if (file) this.files.set(to, { ...file, name: to, kind, owner });
+  }
+
+  private turnOff(what: string, error: unknown): void {
+    if (this.offReason !== undefined) return;
+    this.offReason = `${what} (${describe(error)})`;
+    this.options.log.warn(`sgp-otel: spool ${this.path} is off: ${this.offReason}; holding spans in memory instead, up to maxQueueSize`);
+  }
+
+  private warnRemove(error: unknown): void {
+    this.warnOnce(`remove:${codeOf(error)}`, `sgp-otel: spool ${this.path}: cannot delete a replayed segment (${describe(error)}); it may be sent again`);
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.options.log.warn(message);
+  }
+}
+
+function codeOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined;
+}
+
+function describe(error: unknown): string {
+  const code = codeOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return code !== undefined && !message.startsWith(code) ? `${code}: ${message}` : message;
+}
+
+export interface SpoolReport {
+  /** `missing`: not created yet (the processor creates it); `unusable`: not a directory we can list and write. */
+  state: 'ok' | 'missing' | 'unusable';
+  problem?: string;
+  usage: SpoolUsage;
+}
+
+/** What a spool directory holds, without claiming or changing anything (for `sgp-otel doctor`). */
+export async function inspectSpool(dir: string, fs: Pick<typeof fsPromises, 'readdir' | 'stat' | 'access'> = fsPromises): Promise<SpoolReport> {
+  const usage: SpoolUsage = { bytes: 0, segments: 0, oldestAt: undefined };
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+    await fs.access(dir, fsPromises.constants.W_OK);
+  } catch (error) {
+    return codeOf(error) === 'ENOENT' ? { state: 'missing', usage } : { state: 'unusable', problem: describe(error), usage };
+  }
+  for (const name of names) {
+    const parsed = parseSegmentName(name);
+    if (parsed === undefined) continue;
+    try {
+      usage.bytes += (await fs.stat(join(dir, name))).size;
+    } catch {
+      continue;
+    }
+    usage.segments += 1;
+    usage.oldestAt = usage.oldestAt === undefined ? parsed.createdAt : Math.min(usage.oldestAt, parsed.createdAt);
+  }
+  return { state: 'ok', usage };
+}

@@ -1,0 +1,210 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Logger } from '../../src/log.js';
+import { SpoolDirectory } from '../../src/spool/directory.js';
+import type { SpoolDirectoryOptions, SpoolFs } from '../../src/spool/directory.js';
+import { SEGMENT_MAGIC, frameRecords, parseSegment } from '../../src/spool/segment.js';
+import { virtualClock } from '../helpers.js';
+
+// The spool's file format and directory, on real files in a temporary directory.
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sgp-spool-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const item = (i: number) => Buffer.from(JSON.stringify({ id: i.toString(16).padStart(16, '0'), name: `span-${i}`, start_timestamp: '2026-11-29T12:00:00.000001Z' }));
+
+interface Spy {
+  warnings: string[];
+  losses: { reason: string; items: number; detail: string }[];
+}
+
+function directory(options: Partial<SpoolDirectoryOptions> = {}, spy: Spy = { warnings: [], losses: [] }): SpoolDirectory {
+  const log: Logger = { error: () => undefined, warn: (m) => spy.warnings.push(m), info: () => undefined, debug: () => undefined };
+  return new SpoolDirectory({
+    dir,
+    maxBytes: 1024 * 1024,
+    clock: virtualClock(),
+    log,
+    onLoss: (reason, items, detail) => spy.losses.push({ reason, items, detail }),
+    ...options,
+  });
+}
+
+describe('segment format', () => {
+  it('reads back every record, byte for byte, in the order written', () => {
+    const items = [item(1), Buffer.from('{"unicode":"\u00e9\u4e2d"}'), Buffer.alloc(0), item(2)];
+    const parsed = parseSegment(Buffer.concat([SEGMENT_MAGIC, frameRecords(items)]));
+    expect(parsed).toEqual({ records: items, skippedBytes: 0, foreign: false });
+  });
+
+  it('a torn last record (the process killed mid-write) is skipped and measured, the records before it kept', () => {
+    const whole = Buffer.concat([SEGMENT_MAGIC, frameRecords([item(1), item(2), item(3)])]);
+    for (const cut of [1, 5, 8, 20, item(3).length + 7]) {
+      const parsed = parseSegment(whole.subarray(0, whole.length - cut));
+      expect(parsed.records).toEqual([item(1), item(2)]);
+      expect(parsed.skippedBytes).toBe(item(3).length + 8 - cut);
+    }
+  });
+
+  it('a flipped byte fails the checksum: reading stops there', () => {
+    const whole = Buffer.concat([SEGMENT_MAGIC, frameRecords([item(1), item(2), item(3)])]);
+    const flipped = Buffer.from(whole);
+    const inSecond = SEGMENT_MAGIC.length + 8 + item(1).length + 8 + 3;
+    flipped[inSecond] ^= 0x20;
+    const parsed = parseSegment(flipped);
+    expect(parsed.records).toEqual([item(1)]);
+    expect(parsed.skippedBytes).toBe(whole.length - (SEGMENT_MAGIC.length + 8 + item(1).length));
+  });
+
+  it('a file cut inside its magic is empty, a file with another magic is foreign', () => {
+    expect(parseSegment(SEGMENT_MAGIC.subarray(0, 3))).toEqual({ records: [], skippedBytes: 0, foreign: false });
+    expect(parseSegment(Buffer.from('not a segment at all'))).toMatchObject({ records: [], foreign: true, skippedBytes: 20 });
+  });
+});
+
+describe('spool directory', () => {
+  it('appends, seals, claims and finishes: the bytes come back identical and the file goes', async () => {
+    const spool = directory();
+    await spool.ready;
+    expect(await spool.append([item(1), item(2)])).toBe('written');
+    expect(await spool.append([item(3)])).toBe('written');
+    expect(readdirSync(dir)).toEqual([expect.stringMatching(/^\d{15}-[0-9a-f]{8}\..+_\d+_[0-9a-f]+\.open$/)]);
+    const claim = await spool.claimNext();
+    expect(claim?.records).toEqual([item(1), item(2), item(3)]);
+    expect(readdirSync(dir)).toEqual([expect.stringMatching(/\.claimed$/)]);
+    await spool.finish(claim!);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(await spool.claimNext()).toBeUndefined();
+  });
+
+  it('a released claim is replayed again whole, by anyone (at-least-once)', async () => {
+    const spool = directory();
+    await spool.append([item(1)]);
+    const claim = await spool.claimNext();
+    await spool.release(claim!);
+    expect(readdirSync(dir)).toEqual([expect.stringMatching(/^\d{15}-[0-9a-f]{8}\.seg$/)]);
+    const other = directory();
+    expect((await other.claimNext())?.records).toEqual([item(1)]);
+  });
+
+  it('a torn segment: the whole records are replayed, the torn tail is skipped and counted once', async () => {
+    const spy: Spy = { warnings: [], losses: [] };
+    const writer = directory();
+    await writer.append([item(1), item(2)]);
+    await writer.close();
+    const [sealed] = readdirSync(dir);
+    appendFileSync(join(dir, sealed!), frameRecords([item(3)]).subarray(0, 15));
+    const reader = directory({}, spy);
+    const claim = await reader.claimNext();
+    expect(claim?.records).toEqual([item(1), item(2)]);
+    expect(spy.losses).toEqual([{ reason: 'corrupt', items: 1, detail: expect.stringContaining('15 bytes that are not a whole record') }]);
+  });
+
+  it('oldest segments go first when the budget is reached, each counted as spoolFull with its items', async () => {
+    const spy: Spy = { warnings: [], losses: [] };
+    const clock = virtualClock();
+    const spool = directory({ maxBytes: 64 * 1024, segmentBytes: 8 * 1024, clock }, spy);
+    let written = 0;
+    for (let i = 0; i < 1000; i += 1) {
+      clock.advance(1000);
+      expect(await spool.append([item(i)])).toBe('written');
+      written += 1;
+      const bytes = readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+      expect(bytes).toBeLessThanOrEqual(64 * 1024);
+    }
+    const evicted = spy.losses.reduce((sum, loss) => sum + loss.items, 0);
+    expect(spy.losses.every((loss) => loss.reason === 'spoolFull')).toBe(true);
+    expect(evicted).toBeGreaterThan(0);
+    // What is left is exactly the newest items, oldest first.
+    const left: Buffer[] = [];
+    for (let claim = await spool.claimNext(); claim; claim = await spool.claimNext()) {
+      left.push(...claim.records);
+      await spool.finish(claim);
+    }
+    expect(left.length).toBe(written - evicted);
+    expect(left).toEqual(Array.from({ length: left.length }, (_, k) => item(written - left.length + k)));
+  });
+
+  it('two processes sharing a directory never claim the same segment', async () => {
+    const writer = directory({ segmentBytes: 64 * 1024 });
+    for (let s = 0; s < 30; s += 1) {
+      await writer.append([item(s)]);
+      await writer.close();
+    }
+    expect(readdirSync(dir)).toHaveLength(30);
+    const a = directory();
+    const b = directory();
+    const claimedBy = async (spool: SpoolDirectory) => {
+      const got: string[] = [];
+      for (let claim = await spool.claimNext(); claim; claim = await spool.claimNext()) {
+        got.push(claim.records[0]!.toString());
+        await spool.finish(claim);
+      }
+      return got;
+    };
+    const [fromA, fromB] = await Promise.all([claimedBy(a), claimedBy(b)]);
+    expect([...fromA, ...fromB].sort()).toEqual(Array.from({ length: 30 }, (_, s) => item(s).toString()).sort());
+    expect(fromA.filter((x) => fromB.includes(x))).toEqual([]);
+  });
+
+  it("takes over a segment left open by a process that is gone, never one of a live process", async () => {
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+    const host = hostname().replace(/[^A-Za-z0-9-]/g, '-') || 'host';
+    const body = Buffer.concat([SEGMENT_MAGIC, frameRecords([item(7)])]);
+    writeFileSync(join(dir, `000000000000001-aaaaaaaa.${host}_${gone}_0000.open`), body);
+    writeFileSync(join(dir, `000000000000002-bbbbbbbb.${host}_${process.ppid}_0000.open`), body);
+    const spool = directory();
+    const claim = await spool.claimNext();
+    expect(claim?.stem).toBe('000000000000001-aaaaaaaa');
+    await spool.finish(claim!);
+    expect(await spool.claimNext()).toBeUndefined();
+  });
+
+  it('a directory that cannot be created turns the spool off with one warning; nothing is written', async () => {
+    const spy: Spy = { warnings: [], losses: [] };
+    writeFileSync(join(dir, 'a-file'), '');
+    const spool = directory({ dir: join(dir, 'a-file', 'spool') }, spy);
+    await spool.ready;
+    expect(spool.writable).toBe(false);
+    expect(await spool.append([item(1)])).toBe('off');
+    expect(await spool.append([item(2)])).toBe('off');
+    expect(spy.warnings).toEqual([expect.stringMatching(/spool .* is off: cannot create or list the directory \(ENOTDIR/)]);
+  });
+
+  it('disk full (ENOSPC) mid-write: the spool turns off, the torn bytes are cut back, earlier records stay replayable', async () => {
+    const spy: Spy = { warnings: [], losses: [] };
+    let budget = 600;
+    const full: SpoolFs = {
+      ...fs,
+      open: (async (...args: Parameters<typeof fs.open>) => {
+        const handle = await fs.open(...args);
+        const write = handle.write.bind(handle) as (b: Buffer, o: number, l: number, p: number) => Promise<{ bytesWritten: number }>;
+        // A disk with `budget` bytes left: a write beyond it stores what fits, the next one fails.
+        (handle as unknown as { write: typeof write }).write = async (buffer, offset, length, position) => {
+          if (budget <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          const n = Math.min(length, budget);
+          budget -= n;
+          return write(buffer, offset, n, position);
+        };
+        return handle;
+      }) as SpoolFs['open'],
+    };
+    const spool = directory({ fs: full }, spy);
+    expect(await spool.append([item(1), item(2)])).toBe('written');
+    const big = Buffer.alloc(2000, 'x');
+    expect(await spool.append([big])).toBe('off');
+    expect(spool.writable).toBe(false);
+    expect(await spool.append([item(3)])).toBe('off');
+    expect(spy.warnings).toEqual([expect.stringContaining('is off: cannot write (ENOSPC: no space left on device')]);
+    const [name] = readdirSync(dir);
+    expect(name).toMatch(/\.seg$/);
+    expect(parseSegment(readFileSync(join(dir, name!)))).toEqual({ records: [item(1), item(2)], skippedBytes: 0, foreign: false });
+  });
+});

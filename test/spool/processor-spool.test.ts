@@ -1,0 +1,167 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SGPFlushError } from '../../src/errors.js';
+import { hrTimeToIso } from '../../src/mapping/span-to-item.js';
+import type { SGPStats } from '../../src/pipeline/stats.js';
+import { makeRig } from '../faults/rig.js';
+import type { Rig } from '../faults/rig.js';
+import { eventually } from '../helpers.js';
+import { closeRig, drive, settled } from './drive.js';
+
+// The processor with a spool, on virtual time, against the real test server and real files.
+
+let dir: string;
+let rig: Rig | undefined;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sgp-spool-'));
+});
+afterEach(async () => {
+  if (rig) await closeRig(rig);
+  rig = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The books of a processor with a spool. */
+function balanced(stats: SGPStats): void {
+  expect(stats.received).toBe(stats.exported + stats.dropped.total + stats.queued + stats.spooled);
+}
+
+/** Ends `count` spans through the rig's provider and keeps them, to compare with what arrives. */
+function endKept(target: Rig, count: number, kept: ReadableSpan[]): void {
+  const tracer = target.provider.getTracer('spool');
+  for (let i = 0; i < count; i += 1) {
+    const span = tracer.startSpan(`spooled-${kept.length}`);
+    span.end();
+    kept.push(span as unknown as ReadableSpan);
+  }
+}
+
+describe('spoolDir', () => {
+  it('an outage longer than maxQueueSize can hold: spans go to disk, memory stays bounded, and all arrive, byte-identical start, once SGP is back', async () => {
+    rig = await makeRig({ spoolDir: dir, maxQueueSize: 100, maxExportBatchSize: 20, maxAttempts: 1 });
+    await settled(rig.clock);
+    await rig.down();
+    const kept: ReadableSpan[] = [];
+    let peakQueued = 0;
+    // A steady producer: 50 spans per round, far more in all than maxQueueSize.
+    for (let round = 0; round < 20; round += 1) {
+      endKept(rig, 50, kept);
+      peakQueued = Math.max(peakQueued, rig.processor.getStats().queued);
+      await drive(rig.clock, () => rig!.processor.getStats().queued < 50);
+      peakQueued = Math.max(peakQueued, rig.processor.getStats().queued);
+    }
+    await drive(rig.clock, () => rig!.processor.getStats().queued === 0);
+    const during = rig.processor.getStats();
+    expect(during).toMatchObject({ received: 1000, exported: 0, queued: 0, spooled: 1000, outage: true, dropped: { total: 0 } });
+    expect(peakQueued).toBeLessThanOrEqual(100);
+    expect(during.spool).toMatchObject({ path: dir, writable: true, segments: expect.any(Number) });
+    expect(during.spool!.bytes).toBeGreaterThan(1000 * 100);
+    balanced(during);
+    expect(rig.diag.at('warn').filter((w) => w.includes('SGP is unreachable'))).toEqual([expect.stringContaining(`spooling spans to ${dir}`)]);
+
+    await rig.up();
+    await drive(rig.clock, () => rig!.processor.getStats().replayed === 1000);
+    const after = rig.processor.getStats();
+    expect(after).toMatchObject({ received: 1000, spooled: 1000, replayed: 1000, dropped: { total: 0 }, outage: false });
+    expect(after.spool).toMatchObject({ dropped: { total: 0 } });
+    balanced(after);
+    const byId = new Map(rig.server.items.map((item) => [item.id, item]));
+    for (const span of kept) {
+      const item = byId.get(span.spanContext().spanId);
+      expect(item?.start_timestamp).toBe(hrTimeToIso(span.startTime));
+      expect(item?.end_timestamp).toBe(hrTimeToIso(span.endTime));
+    }
+    // Oldest first: the server stored them in the order they ended.
+    expect(rig.server.items.map((item) => item.name)).toEqual(kept.map((span) => span.name));
+    await drive(rig.clock, () => readdirSync(dir).length === 0);
+  });
+
+  it('shutdown during an outage spools what is undelivered instead of dropping it; the next process delivers it', async () => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
+    await settled(rig.clock);
+    await rig.down();
+    const kept: ReadableSpan[] = [];
+    endKept(rig, 120, kept);
+    let shutdownError: unknown = 'pending';
+    rig.processor.shutdown().then(
+      () => (shutdownError = undefined),
+      (error: unknown) => (shutdownError = error),
+    );
+    await drive(rig.clock, () => shutdownError !== 'pending');
+    expect(shutdownError).toBeInstanceOf(SGPFlushError);
+    expect((shutdownError as Error).message).toContain(`spooled to ${dir}, to be sent once SGP answers`);
+    const stats = rig.processor.getStats();
+    expect(stats).toMatchObject({ received: 120, spooled: 120, queued: 0, dropped: { total: 0, shutdown: 0 } });
+    balanced(stats);
+    expect(readdirSync(dir).every((name) => name.endsWith('.seg'))).toBe(true);
+    await closeRig(rig);
+
+    // The next run of the program, SGP answering again.
+    rig = await makeRig({ spoolDir: dir });
+    await drive(rig.clock, () => rig!.processor.getStats().replayed === 120);
+    expect(new Set(rig.server.items.map((item) => item.id))).toEqual(new Set(kept.map((span) => span.spanContext().spanId)));
+    expect(rig.processor.getStats()).toMatchObject({ received: 0, replayed: 120, spool: { dropped: { total: 0 } } });
+  });
+
+  it('with one export slot (exportOnStart), replaying a large spool does not starve live spans: they take turns', async () => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
+    await settled(rig.clock);
+    await rig.down();
+    rig.end(500);
+    await closeRig(rig);
+
+    rig = await makeRig({ spoolDir: dir, exportOnStart: true, maxExportBatchSize: 10 });
+    // The first replay request is answered only once the live spans are queued behind it.
+    rig.server.setResponseDelay(60_000);
+    await eventually(() => rig!.server.counts.requests === 1);
+    const live = new Set(rig.end(30, 'live'));
+    rig.server.setResponseDelay(0);
+    await drive(rig.clock, () => rig!.processor.getStats().replayed === 500 && rig!.processor.getStats().exported === 30);
+    const carriesLive = rig.server.requests.map((request) => request.ids.some((id) => live.has(id)));
+    expect(carriesLive.slice(0, 7)).toEqual([false, true, false, true, false, true, false]);
+    expect(rig.server.items).toHaveLength(530);
+  });
+
+  it('a spool directory that cannot be used: one warning, and memory holding takes over as without a spool', async () => {
+    writeFileSync(join(dir, 'a-file'), '');
+    rig = await makeRig({ spoolDir: join(dir, 'a-file', 'spool'), maxAttempts: 1 });
+    await settled(rig.clock);
+    await rig.down();
+    rig.end(60);
+    await drive(rig.clock, () => rig!.processor.getStats().outage);
+    expect(rig.processor.getStats()).toMatchObject({ received: 60, queued: 60, spooled: 0, spool: { writable: false } });
+    expect(rig.diag.at('warn').filter((w) => /spool|unreachable/.test(w))).toEqual([
+      expect.stringMatching(/spool .*a-file\/spool is off: cannot create or list the directory/),
+      expect.stringContaining('holding spans and retrying, up to maxQueueSize'),
+    ]);
+    await rig.up();
+    await drive(rig.clock, () => rig!.processor.getStats().queued === 0);
+    expect(rig.processor.getStats()).toMatchObject({ exported: 60, spooled: 0, dropped: { total: 0 } });
+    rig.check();
+  });
+
+  it('items SGP refuses on replay are dropped alone and counted in the spool; the others arrive', async () => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
+    await settled(rig.clock);
+    await rig.down();
+    rig.end(30);
+    rig.end(1, 'poison');
+    rig.end(30);
+    await drive(rig.clock, () => rig!.processor.getStats().spooled === 61);
+    await rig.up();
+    rig.server.rejectItems((item) => item.name.startsWith('poison'), 422, 'poison span');
+    await drive(rig.clock, () => rig!.processor.getStats().spool!.dropped.total === 1 && rig!.processor.getStats().replayed === 60);
+    expect(rig.processor.getStats().spool!.dropped).toEqual({ total: 1, spoolFull: 0, corrupt: 0, rejected: 1, exportFailed: 0 });
+    expect(rig.server.items).toHaveLength(60);
+    expect(rig.diag.at('warn').some((w) => w.includes('spool rejected'))).toBe(true);
+  });
+
+  it('a custom exporter cannot spool: spoolDir is a configuration error', async () => {
+    const { SGPSpanProcessor } = await import('../../src/pipeline/processor.js');
+    const { InMemorySpanExporter } = await import('@opentelemetry/sdk-trace-base');
+    expect(() => new SGPSpanProcessor({ exporter: new InMemorySpanExporter(), spoolDir: dir, env: {} })).toThrow(/spoolDir: it needs sgp-otel's own exporter/);
+  });
+});
