@@ -252,3 +252,66 @@ describe('withSGPSpan when nothing records', () => {
     expect(serialized).toBe(0);
   });
 });
+
+describe('withSGPSpan, as a hostile review tried it', () => {
+  it('whatever is thrown comes back unchanged, and the span still ends as ERROR', async () => {
+    const { provider, tracer } = setup();
+    const nullProto = Object.create(null) as object;
+    const trickyMessage = new Error('x');
+    Object.defineProperty(trickyMessage, 'message', {
+      get() {
+        throw new Error('getter');
+      },
+    });
+    for (const [name, thrown] of [['null-proto', nullProto], ['tricky-message', trickyMessage], ['null', null]] as const) {
+      let caught: unknown;
+      try {
+        withSGPSpan(name, { tracer }, () => {
+          throw thrown;
+        });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBe(thrown);
+    }
+    await provider.forceFlush();
+    for (const name of ['null-proto', 'tricky-message', 'null']) expect(byName(name).status).toBe('ERROR');
+    await provider.shutdown();
+  });
+
+  it('returns the very promise the function returned, and never calls a lazy thenable', async () => {
+    const { provider, tracer } = setup();
+    const promise = Object.assign(Promise.resolve(1), { cancel: () => 'cancelled' });
+    expect(withSGPSpan('native', { tracer }, () => promise)).toBe(promise);
+    let ran = 0;
+    const lazy = { then: (resolve: (v: string) => void) => { ran += 1; resolve('rows'); } };
+    expect(withSGPSpan('lazy', { tracer }, () => lazy)).toBe(lazy);
+    expect(ran).toBe(0);
+    await promise;
+    await provider.forceFlush();
+    expect(server.items.map((i) => i.name).sort()).toEqual(['lazy', 'native']);
+    await provider.shutdown();
+  });
+
+  it('setError then a throw: the error set keeps its type and message as a pair', async () => {
+    const { provider, tracer } = setup();
+    expect(() =>
+      withSGPSpan('paired', { tracer }, (span) => {
+        span.setError(new TypeError('first'));
+        throw new RangeError('second');
+      }),
+    ).toThrow('second');
+    await provider.forceFlush();
+    expect(byName('paired').metadata).toMatchObject({ error_type: 'TypeError', error_message: 'first' });
+    await provider.shutdown();
+  });
+
+  it('a group id longer than SGP takes (256 bytes) is left out, and the tree is still delivered', async () => {
+    const { provider, tracer } = setup();
+    withSGPSpan('long-group', { tracer, groupId: 'g'.repeat(300) }, () => withSGPSpan('child', { tracer }, () => 1));
+    await provider.forceFlush();
+    expect(server.items.map((i) => i.name).sort()).toEqual(['child', 'long-group']);
+    expect(server.items.every((item) => item.group_id === undefined)).toBe(true);
+    await provider.shutdown();
+  });
+});

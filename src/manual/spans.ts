@@ -72,24 +72,27 @@ export function withSGPSpan<T>(name: string, optionsOrFn: SGPSpanOptions | ((spa
     handle.fail(error);
     throw error;
   }
-  if (isThenable(result)) {
-    return result.then(
-      (value) => {
-        handle.end();
-        return value;
-      },
-      (error: unknown) => {
-        handle.fail(error);
-        throw error;
-      },
-    ) as T;
+  if (result instanceof Promise) {
+    // Watched on a side branch: the caller gets the very promise it returned (with any extra
+    // methods), and its rejection reaches the caller exactly as without the span.
+    result
+      .then(
+        () => handle.end(),
+        (error: unknown) => handle.fail(error),
+      )
+      .catch(() => undefined);
+    return result;
   }
+  // Anything else, lazy thenables included (a query builder runs when awaited), is returned as it
+  // is and never called: the span ends now.
   handle.end();
   return result;
 }
 
 class ManualSpan implements SGPSpan {
   private ended = false;
+  /** An error was set through setError(): a later throw does not replace it, so type and message stay a pair. */
+  private errorSet = false;
   private output: SGPFields | undefined;
   private readonly recording: boolean;
 
@@ -125,16 +128,21 @@ class ManualSpan implements SGPSpan {
 
   setError(error: unknown): void {
     if (this.ended || !this.recording) return;
+    this.errorSet = true;
     const { type, message } = describeError(error);
     const event: Attributes = { 'exception.type': type, 'exception.message': message };
-    if (error instanceof Error && error.stack) event['exception.stacktrace'] = error.stack;
+    const stack = readSafely(() => (error instanceof Error ? error.stack : undefined));
+    if (typeof stack === 'string' && stack !== '') event['exception.stacktrace'] = stack;
     this.span.addEvent('exception', event);
     this.span.setStatus({ code: SpanStatusCode.ERROR, message });
   }
 
   fail(error: unknown): void {
-    this.setError(error);
-    this.end();
+    try {
+      if (!this.errorSet) this.setError(error);
+    } finally {
+      this.end();
+    }
   }
 
   end(): void {
@@ -148,19 +156,31 @@ class ManualSpan implements SGPSpan {
   }
 }
 
-/** What the Python SDK records: the error's class name and its message. */
+/**
+ * What the Python SDK records: the error's class name and its message. Never throws, whatever was
+ * thrown (an object without a prototype, a message getter that throws): the caller must get its
+ * own error back.
+ */
 export function describeError(error: unknown): { type: string; message: string } {
   if (error instanceof Error) {
     // `class QuotaError extends Error {}` keeps the name "Error": its constructor names it.
-    const ctor = error.constructor?.name;
-    const type = error.name && error.name !== 'Error' ? error.name : ctor && ctor !== 'Object' ? ctor : 'Error';
-    return { type, message: error.message };
+    const name = readSafely(() => error.name);
+    const ctor = readSafely(() => error.constructor?.name);
+    const type =
+      typeof name === 'string' && name !== '' && name !== 'Error' ? name : typeof ctor === 'string' && ctor !== '' && ctor !== 'Object' ? ctor : 'Error';
+    const message = readSafely(() => error.message);
+    return { type, message: typeof message === 'string' ? message : '' };
   }
   if (typeof error === 'string') return { type: 'Error', message: error };
-  const message = (error as { message?: unknown } | null)?.message;
-  return { type: typeof error, message: typeof message === 'string' ? message : String(error) };
+  if (error === null || error === undefined) return { type: String(error), message: String(error) };
+  const message = readSafely(() => (error as { message?: unknown }).message);
+  return { type: typeof error, message: typeof message === 'string' ? message : (readSafely(() => String(error)) ?? '[unprintable]') };
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+function readSafely<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }

@@ -18,6 +18,9 @@ type AnySdkSpan = ReadableSpan & {
   parentSpanContext?: SpanContext;
 };
 
+/** SGP's limit on an id (`group_id` included). */
+const MAX_ID_BYTES = 256;
+
 const SPAN_KIND_NAMES: Record<number, string> = {
   [SpanKind.INTERNAL]: 'INTERNAL',
   [SpanKind.SERVER]: 'SERVER',
@@ -72,7 +75,8 @@ export function toSGPSpanItem(span: ReadableSpan, options: MappingOptions = {}):
   };
   const parentId = options.parentId !== undefined ? options.parentId : (source.parentSpanContext?.spanId ?? source.parentSpanId);
   if (parentId) item.parent_id = parentId;
-  if (conventions.groupId !== undefined) item.group_id = conventions.groupId;
+  // SGP refuses an id over 256 bytes with the whole batch: a group id that long is left out, the span kept.
+  if (conventions.groupId !== undefined && Buffer.byteLength(conventions.groupId) <= MAX_ID_BYTES) item.group_id = conventions.groupId;
   if (options.inProgress === true || source.ended === false) {
     setOwn(metadata, 'sgp_otel', { in_progress: true });
   } else {
