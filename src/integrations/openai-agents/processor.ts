@@ -64,6 +64,8 @@ export class SGPAgentsTraceProcessor {
   }
 
   async onTraceStart(agentsTrace: AgentsTrace): Promise<void> {
+    // Bounded like open spans: traces that never end must not grow memory without limit.
+    if (this.traces.size >= MAX_OPEN_SPANS || this.traces.has(agentsTrace.traceId)) return;
     const caller = otelContext.active();
     const groupId = agentsTrace.groupId || inheritedGroupId(caller);
     const attributes: Attributes = { [SGP_ATTRIBUTES.spanType]: 'AGENT_WORKFLOW', [`${PREFIX}trace_id`]: agentsTrace.traceId };
