@@ -127,9 +127,9 @@ interface PendingResource {
 }
 
 /** Requests of at most 1000 items and (unless one item alone is larger) `maxBatchBytes` of body. */
-export function requestChunks(encoded: readonly EncodedRecord[], maxBatchBytes: number): EncodedRecord[][] {
-  const chunks: EncodedRecord[][] = [];
-  let current: EncodedRecord[] = [];
+export function requestChunks<T extends { body: Buffer }>(encoded: readonly T[], maxBatchBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
   let size = 0;
   for (const record of encoded) {
     const full = current.length >= SERVER_MAX_ITEMS_PER_REQUEST || size + record.body.length + 1 > maxBatchBytes;
@@ -149,7 +149,7 @@ const BODY_OPEN = Buffer.from('{"items":[');
 const BODY_COMMA = Buffer.from(',');
 const BODY_CLOSE = Buffer.from(']}');
 
-export function requestBody(records: readonly EncodedRecord[]): Buffer {
+export function requestBody(records: readonly { body: Buffer }[]): Buffer {
   const parts: Buffer[] = [BODY_OPEN];
   records.forEach((record, i) => {
     if (i > 0) parts.push(BODY_COMMA);

@@ -4,12 +4,12 @@
  * (within the exporter's split budget); only those are dropped. A request SGP refuses for itself
  * (credentials, path) keeps the items: they stay spooled until it is fixed.
  *
- * The exporter's own split loop works on live spans only; see the report on `exportEncoded` for
- * the change in src/delivery/ that would let the spool hand it these bytes instead.
+ * It shares the exporter's transport, failure table, request chunking and split budget; only the
+ * halving differs, since spooled bytes have no span to shrink or name.
  */
 import type { ExporterConfig } from '../config.js';
-import { SERVER_MAX_ITEMS_PER_REQUEST } from '../config.js';
 import { classifyFailure } from '../delivery/classify.js';
+import { requestBody, requestChunks } from '../delivery/encode.js';
 import { splitBudget } from '../delivery/exporter.js';
 import { RetryingTransport } from '../delivery/retrying-transport.js';
 import { SGPTransport } from '../delivery/transport.js';
@@ -26,9 +26,11 @@ export interface ReplayReport {
   error: SGPExportError | undefined;
 }
 
-const OPEN = Buffer.from('{"items":[');
-const COMMA = Buffer.from(',');
-const CLOSE = Buffer.from(']}');
+/** A spooled item's bytes and its place in the replay call. */
+interface SpooledRecord {
+  index: number;
+  body: Buffer;
+}
 
 export class ReplaySender {
   private readonly transport: RetryingTransport;
@@ -54,8 +56,9 @@ export class ReplaySender {
   async send(items: readonly Buffer[], deadline: number): Promise<ReplayReport> {
     const report: ReplayReport = { outcomes: new Array<ReplayOutcome>(items.length).fill('keep'), requests: 0, retries: 0, error: undefined };
     const budget = { left: splitBudget(items.length) };
+    const records = items.map((body, index) => ({ index, body }));
     try {
-      for (const chunk of this.chunks(items)) await this.sendPart(chunk, items, deadline, report, budget);
+      for (const chunk of requestChunks(records, this.config.maxBatchBytes)) await this.sendPart(chunk, deadline, report, budget);
     } catch (error) {
       // Nothing above should throw; if it does, the items stay spooled.
       report.error = error as SGPExportError;
@@ -71,34 +74,13 @@ export class ReplaySender {
     return this.transport.close();
   }
 
-  /** Index lists of at most 1000 items and maxBatchBytes each. */
-  private chunks(items: readonly Buffer[]): number[][] {
-    const chunks: number[][] = [];
-    let current: number[] = [];
-    let bytes = 0;
-    items.forEach((item, index) => {
-      if (current.length > 0 && (current.length >= SERVER_MAX_ITEMS_PER_REQUEST || bytes + item.length + 1 > this.config.maxBatchBytes)) {
-        chunks.push(current);
-        current = [];
-        bytes = 0;
-      }
-      current.push(index);
-      bytes += item.length + 1;
-    });
-    if (current.length > 0) chunks.push(current);
-    return chunks;
-  }
-
-  private async sendPart(part: number[], items: readonly Buffer[], deadline: number, report: ReplayReport, budget: { left: number }): Promise<void> {
-    const parts: Buffer[] = [OPEN];
-    part.forEach((index, i) => parts.push(...(i > 0 ? [COMMA] : []), items[index]!));
-    parts.push(CLOSE);
-    const attempted = await this.transport.send(Buffer.concat(parts), deadline);
+  private async sendPart(part: SpooledRecord[], deadline: number, report: ReplayReport, budget: { left: number }): Promise<void> {
+    const attempted = await this.transport.send(requestBody(part), deadline);
     report.requests += attempted.attempts;
     report.retries += Math.max(0, attempted.attempts - 1);
     const error = attempted.error;
     if (error === undefined) {
-      for (const index of part) report.outcomes[index] = 'exported';
+      for (const { index } of part) report.outcomes[index] = 'exported';
       return;
     }
     report.error = error;
@@ -106,12 +88,12 @@ export class ReplaySender {
     if (action === 'split' && part.length > 1 && budget.left >= 2) {
       budget.left -= 2;
       const middle = Math.ceil(part.length / 2);
-      await this.sendPart(part.slice(0, middle), items, deadline, report, budget);
-      await this.sendPart(part.slice(middle), items, deadline, report, budget);
+      await this.sendPart(part.slice(0, middle), deadline, report, budget);
+      await this.sendPart(part.slice(middle), deadline, report, budget);
       return;
     }
     const outcome: ReplayOutcome =
       action === 'split' ? 'rejected' : action === 'fail' ? 'exportFailed' : action === 'abandon' ? 'shutdown' : 'keep';
-    for (const index of part) report.outcomes[index] = outcome;
+    for (const { index } of part) report.outcomes[index] = outcome;
   }
 }
