@@ -154,4 +154,47 @@ describe('handing the delivery to the platform: waitUntil', () => {
     await handle(provider.getTracer('worker'), 'fetch');
     await expect(Promise.all(pending)).resolves.toBeDefined();
   });
+
+  it("a request context whose waitUntil needs its own `this` (a class) still gets the task", async () => {
+    class RequestContext {
+      readonly tasks: (() => Promise<unknown>)[] = [];
+      waitUntil(task: () => Promise<unknown>) {
+        this.tasks.push(task);
+      }
+    }
+    const requestContext = new RequestContext();
+    const key = Symbol.for('@vercel/request-context');
+    (globalThis as Record<symbol, unknown>)[key] = { get: () => requestContext };
+    try {
+      const clock = virtualClock();
+      const provider = providerWith(processorOn({}, clock, { exportOnRootEnd: false }));
+      await handle(provider.getTracer('vercel'), 'route');
+      expect(requestContext.tasks).toHaveLength(1);
+      await Promise.all(requestContext.tasks.map((task) => task()));
+      expect(server.items).toHaveLength(3);
+    } finally {
+      delete (globalThis as Record<symbol, unknown>)[key];
+    }
+  });
+
+  it('during an outage, each request\'s waitUntil does not make SGP be probed at the request rate', async () => {
+    const clock = virtualClock();
+    const pending: Promise<void>[] = [];
+    const processor = processorOn({}, clock, { exportOnRootEnd: false, maxAttempts: 1, waitUntil: (promise: Promise<void>) => pending.push(promise) });
+    const provider = providerWith(processor);
+    server.failNext(1000, 503);
+    await handle(provider.getTracer('worker'), 'first');
+    await quiet(clock);
+    expect(processor.getStats().outage).toBe(true);
+    const before = server.requests.length;
+    for (let i = 0; i < 20; i += 1) await handle(provider.getTracer('worker'), `request-${i}`);
+    await quiet(clock);
+    // Still inside the first outage pause: no request at all, whatever the request rate.
+    expect(server.requests.length).toBe(before);
+    server.reset();
+    clock.advance(30_000);
+    await quiet(clock);
+    await Promise.all(pending);
+    expect(processor.getStats()).toMatchObject({ outage: false, queued: 0 });
+  });
 });

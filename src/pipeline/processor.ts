@@ -298,7 +298,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     if (settle !== undefined) {
       this.rootWaits.delete(span);
       // Never rejects into the platform: what was not delivered is counted and logged as always.
-      this.flushQueued('waitUntil').then(settle, settle);
+      this.flushQueued('waitUntil', { liftOutagePause: false }).then(settle, settle);
     } else if (this.config.exportOnRootEnd) {
       this.drainUntil = Math.max(this.drainUntil, this.accepted);
       this.kickSoon();
@@ -406,12 +406,13 @@ export class SGPSpanProcessor implements SpanProcessor {
    * Exports everything accepted so far, including what is in flight or held. Resolves when all
    * of it was delivered; rejects with an SGPFlushError when some was dropped or time ran out.
    */
-  private flushQueued(label: 'forceFlush' | 'shutdown' | 'waitUntil'): Promise<void> {
+  private flushQueued(label: 'forceFlush' | 'shutdown' | 'waitUntil', { liftOutagePause = true } = {}): Promise<void> {
     const mark = this.accepted;
     if (this.lowestPending() >= mark) return Promise.resolve();
     this.drainUntil = Math.max(this.drainUntil, mark);
     // Try held spans once more right away; if that round fails too, the outage pause applies again.
-    this.pausedUntil = Math.min(this.pausedUntil, this.clock.now());
+    // Not for every request's waitUntil: that would probe a struggling SGP at the request rate.
+    if (liftOutagePause) this.pausedUntil = Math.min(this.pausedUntil, this.clock.now());
     const flushed = this.flushes.track(mark, label, this.config.exportTimeoutMillis, (m) => this.pendingBefore(m));
     this.pump();
     return flushed;

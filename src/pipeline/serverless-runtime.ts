@@ -32,8 +32,9 @@ interface VercelRequestContext {
  */
 export function vercelWaitUntil(): ((promise: Promise<void>) => void) | undefined {
   const holder = (globalThis as Record<symbol, { get?: () => VercelRequestContext | undefined } | undefined>)[VERCEL_REQUEST_CONTEXT];
-  const waitUntil = holder?.get?.()?.waitUntil;
-  if (typeof waitUntil !== 'function') return undefined;
-  // Vercel's request context takes a function (run once the response is sent), as @vercel/otel passes it.
-  return (promise) => waitUntil(() => promise);
+  const requestContext = holder?.get?.();
+  if (typeof requestContext?.waitUntil !== 'function') return undefined;
+  // Vercel's request context takes a function (run once the response is sent), as @vercel/otel
+  // passes it; called on the context, which may need its `this`.
+  return (promise) => requestContext.waitUntil!(() => promise);
 }

@@ -43,6 +43,9 @@ export interface SpoolDirectoryOptions {
   fs?: SpoolFs;
 }
 
+/** Tags of the spool directories open in this process. */
+const LIVE_TAGS = new Set<string>();
+
 interface Owner {
   host: string;
   pid: number;
@@ -110,9 +113,11 @@ export class SpoolDirectory {
     this.fs = options.fs ?? fsPromises;
     this.me = { host: hostname().replace(/[^A-Za-z0-9-]/g, '-') || 'host', pid: process.pid, tag: randomBytes(4).toString('hex') };
     this.token = `${this.me.host}_${this.me.pid}_${this.me.tag}`;
+    LIVE_TAGS.add(this.me.tag);
     this.ready = this.exclusive(async () => {
       try {
-        await this.fs.mkdir(this.path, { recursive: true });
+        // Spooled items can hold prompts and completions: readable by this user only.
+        await this.fs.mkdir(this.path, { recursive: true, mode: 0o700 });
         await this.scan();
         this.listed = true;
       } catch (error) {
@@ -252,7 +257,9 @@ export class SpoolDirectory {
 
   private ownerGone(owner: Owner, mtimeMs: number): boolean {
     if (owner.host !== this.me.host) return this.options.clock.now() - mtimeMs > STALE_OWNER_MILLIS;
-    if (owner.pid === process.pid) return false;
+    // The same pid is this process only if the tag is one of ours: a restarted container's new
+    // process often gets the pid its predecessor had.
+    if (owner.pid === process.pid) return !LIVE_TAGS.has(owner.tag);
     try {
       process.kill(owner.pid, 0);
       return false;
@@ -316,7 +323,7 @@ export class SpoolDirectory {
     const createdAt = Math.max(0, Math.floor(this.options.clock.now()));
     const stem = `${String(createdAt).padStart(15, '0')}-${randomBytes(4).toString('hex')}`;
     const name = `${stem}.${this.token}.open`;
-    const handle = await this.fs.open(join(this.path, name), 'wx');
+    const handle = await this.fs.open(join(this.path, name), 'wx', 0o600);
     const file: SegmentFile = { name, stem, kind: 'open', owner: this.me, createdAt, bytes: 0, mtimeMs: createdAt };
     const open = { handle, file, records: 0 };
     this.open = open;

@@ -167,6 +167,22 @@ describe('spool directory', () => {
     expect(await spool.claimNext()).toBeUndefined();
   });
 
+  it('takes over a segment left open by an earlier process with the same pid (a restarted container), and writes files only its user can read', async () => {
+    const host = hostname().replace(/[^A-Za-z0-9-]/g, '-') || 'host';
+    const body = Buffer.concat([SEGMENT_MAGIC, frameRecords([item(9)])]);
+    // Same host and pid as this process, another run's tag: the predecessor that was killed.
+    writeFileSync(join(dir, `000000000000003-cccccccc.${host}_${process.pid}_dead0000.open`), body);
+    const spool = directory();
+    const claim = await spool.claimNext();
+    expect(claim?.stem).toBe('000000000000003-cccccccc');
+    await spool.finish(claim!);
+    await spool.append([item(1)]);
+    await spool.close();
+    const mine = readdirSync(dir).filter((name) => !name.includes('dead0000'));
+    expect(mine.length).toBeGreaterThan(0);
+    for (const name of mine) expect(statSync(join(dir, name)).mode & 0o077).toBe(0);
+  });
+
   it('a directory that cannot be created turns the spool off with one warning; nothing is written', async () => {
     const spy: Spy = { warnings: [], losses: [] };
     writeFileSync(join(dir, 'a-file'), '');
