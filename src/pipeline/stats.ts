@@ -44,7 +44,7 @@ export interface SGPSpoolStats {
     total: number;
     /** Evicted with the oldest segment to stay within spoolMaxBytes. */
     spoolFull: number;
-    /** Unreadable: a torn or corrupt record (counted once per damaged segment tail). */
+    /** Unreadable: a torn or corrupt record. Each damaged stretch of a segment counts once (exactly one record when its length was intact); the records around it are read. */
     corrupt: number;
     /** Replayed, and refused by SGP for its content (the item at fault in a 400/409/413/422 batch). */
     rejected: number;

@@ -284,9 +284,11 @@ export class SpoolDirectory {
 
   private async readClaimed(name: string, file: SegmentFile): Promise<Buffer[]> {
     const parsed = parseSegment(await this.fs.readFile(join(this.path, name)));
-    if (parsed.skippedBytes > 0) {
-      const what = parsed.foreign ? 'is not a spool segment' : `ends in ${parsed.skippedBytes} bytes that are not a whole record (a torn or corrupt write)`;
-      this.options.onLoss('corrupt', 1, `spool segment ${file.name} ${what}; those bytes were skipped, ${parsed.records.length} records read`);
+    if (parsed.damaged > 0) {
+      const what = parsed.foreign
+        ? 'is not a spool segment'
+        : `has ${parsed.skippedBytes} damaged bytes in ${parsed.damaged} place${parsed.damaged === 1 ? '' : 's'} (a torn or corrupt write)`;
+      this.options.onLoss('corrupt', parsed.damaged, `spool segment ${file.name} ${what}; those bytes were skipped, ${parsed.records.length} records read`);
     }
     return parsed.records;
   }

@@ -1,9 +1,12 @@
 /**
  * The spool's file format. A segment is an append-only file: an 8-byte magic, then records, each
  * framed as `[payload length: u32 BE][crc32 of the payload: u32 BE][payload]`. The payload is one
- * SGP item's JSON, exactly the bytes that are sent. A process killed mid-write leaves a torn last
- * record; reading stops at the first frame that is cut short or fails its checksum, and says how
- * many bytes it skipped.
+ * SGP item's JSON, exactly the bytes that are sent.
+ *
+ * Damage is skipped, never fatal, and never costs more than the damaged records: a record whose
+ * length is intact but whose payload fails its checksum is stepped over by its length; when the
+ * frame itself is garbage, reading resumes at the next offset where a whole, checksummed item
+ * frame starts. A process killed mid-write leaves a torn last record, skipped the same way.
  */
 import { crc32 } from 'node:zlib';
 
@@ -11,6 +14,10 @@ export const SEGMENT_MAGIC = Buffer.from('SGPSPL1\n');
 const FRAME_HEADER_BYTES = 8;
 /** No item is this large (three fields of at most maxFieldBytes each): a longer length is garbage. */
 const MAX_RECORD_BYTES = 256 * 1024 * 1024;
+/** The smallest JSON object, `{}`: a shorter length (the zeros of a lost page, say) is garbage. */
+const MIN_RECORD_BYTES = 2;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
 
 /** The frames of `payloads`, back to back, ready to append. */
 export function frameRecords(payloads: readonly Buffer[]): Buffer {
@@ -24,11 +31,21 @@ export function frameRecords(payloads: readonly Buffer[]): Buffer {
   return Buffer.concat(parts);
 }
 
+/** Bytes a record of `payloadBytes` takes in a segment. */
+export function framedBytes(payloadBytes: number): number {
+  return FRAME_HEADER_BYTES + payloadBytes;
+}
+
 export interface ParsedSegment {
   /** Every record whose frame is whole and whose checksum matches, in the order written. */
   records: Buffer[];
-  /** Bytes after the last good record that could not be read (a torn or corrupt tail); 0 when none. */
+  /** Bytes that could not be read as records (damaged records, a torn tail); 0 when none. */
   skippedBytes: number;
+  /**
+   * Damaged stretches skipped: each held at least one record (exactly one when its length field
+   * was intact). A lower bound on the records lost.
+   */
+  damaged: number;
   /** The file does not start with the magic: nothing in it was read. */
   foreign: boolean;
 }
@@ -37,19 +54,50 @@ export function parseSegment(data: Buffer): ParsedSegment {
   if (data.length < SEGMENT_MAGIC.length || !data.subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC)) {
     // A segment created but killed before its magic was whole holds nothing: not corrupt, just empty.
     const empty = data.length < SEGMENT_MAGIC.length && SEGMENT_MAGIC.subarray(0, data.length).equals(data);
-    return { records: [], skippedBytes: empty ? 0 : data.length, foreign: !empty };
+    return { records: [], skippedBytes: empty ? 0 : data.length, damaged: empty ? 0 : 1, foreign: !empty };
   }
   const records: Buffer[] = [];
+  let skippedBytes = 0;
+  let damaged = 0;
   let at = SEGMENT_MAGIC.length;
-  while (at + FRAME_HEADER_BYTES <= data.length) {
-    const length = data.readUInt32BE(at);
-    const sum = data.readUInt32BE(at + 4);
-    const end = at + FRAME_HEADER_BYTES + length;
-    if (length > MAX_RECORD_BYTES || end > data.length) break;
-    const payload = data.subarray(at + FRAME_HEADER_BYTES, end);
-    if ((crc32(payload) >>> 0) !== sum) break;
-    records.push(payload);
-    at = end;
+  while (at < data.length) {
+    const frame = frameAt(data, at);
+    if (frame.kind === 'record') {
+      records.push(frame.payload);
+      at = frame.end;
+      continue;
+    }
+    damaged += 1;
+    // A bad checksum under a plausible length: step over that one record if a good frame (or the
+    // end of the file) follows it; otherwise the length is garbage too, so look for the next frame.
+    const resume = frame.kind === 'badChecksum' && (frame.end === data.length || frameAt(data, frame.end).kind === 'record') ? frame.end : nextFrame(data, at + 1);
+    skippedBytes += resume - at;
+    at = resume;
   }
-  return { records, skippedBytes: data.length - at, foreign: false };
+  return { records, skippedBytes, damaged, foreign: false };
+}
+
+type Frame = { kind: 'record'; payload: Buffer; end: number } | { kind: 'badChecksum'; end: number } | { kind: 'garbage' };
+
+function frameAt(data: Buffer, at: number): Frame {
+  if (at + FRAME_HEADER_BYTES > data.length) return { kind: 'garbage' };
+  const length = data.readUInt32BE(at);
+  const end = at + FRAME_HEADER_BYTES + length;
+  if (length < MIN_RECORD_BYTES || length > MAX_RECORD_BYTES || end > data.length) return { kind: 'garbage' };
+  const payload = data.subarray(at + FRAME_HEADER_BYTES, end);
+  if ((crc32(payload) >>> 0) !== data.readUInt32BE(at + 4)) return { kind: 'badChecksum', end };
+  return { kind: 'record', payload, end };
+}
+
+/** The first offset from `from` where a whole item frame starts (a JSON object that passes its checksum), or the end. */
+function nextFrame(data: Buffer, from: number): number {
+  for (let brace = data.indexOf(OPEN_BRACE, from + FRAME_HEADER_BYTES); brace >= 0; brace = data.indexOf(OPEN_BRACE, brace + 1)) {
+    const at = brace - FRAME_HEADER_BYTES;
+    const length = data.readUInt32BE(at);
+    const end = brace + length;
+    // Cheap tests first: only a length that ends on a closing brace inside the file is checksummed.
+    if (end > data.length || data[end - 1] !== CLOSE_BRACE) continue;
+    if (frameAt(data, at).kind === 'record') return at;
+  }
+  return data.length;
 }

@@ -39,9 +39,9 @@ function directory(options: Partial<SpoolDirectoryOptions> = {}, spy: Spy = { wa
 
 describe('segment format', () => {
   it('reads back every record, byte for byte, in the order written', () => {
-    const items = [item(1), Buffer.from('{"unicode":"\u00e9\u4e2d"}'), Buffer.alloc(0), item(2)];
+    const items = [item(1), Buffer.from('{"unicode":"\u00e9\u4e2d"}'), Buffer.from('{}'), item(2)];
     const parsed = parseSegment(Buffer.concat([SEGMENT_MAGIC, frameRecords(items)]));
-    expect(parsed).toEqual({ records: items, skippedBytes: 0, foreign: false });
+    expect(parsed).toEqual({ records: items, skippedBytes: 0, damaged: 0, foreign: false });
   });
 
   it('a torn last record (the process killed mid-write) is skipped and measured, the records before it kept', () => {
@@ -53,18 +53,44 @@ describe('segment format', () => {
     }
   });
 
-  it('a flipped byte fails the checksum: reading stops there', () => {
+  it('a flipped byte in a payload fails its checksum: that record alone is skipped, the ones after it are read', () => {
     const whole = Buffer.concat([SEGMENT_MAGIC, frameRecords([item(1), item(2), item(3)])]);
     const flipped = Buffer.from(whole);
     const inSecond = SEGMENT_MAGIC.length + 8 + item(1).length + 8 + 3;
     flipped[inSecond] ^= 0x20;
     const parsed = parseSegment(flipped);
-    expect(parsed.records).toEqual([item(1)]);
-    expect(parsed.skippedBytes).toBe(whole.length - (SEGMENT_MAGIC.length + 8 + item(1).length));
+    expect(parsed.records).toEqual([item(1), item(3)]);
+    expect(parsed).toMatchObject({ skippedBytes: item(2).length + 8, damaged: 1 });
+  });
+
+  it('a garbage length field: reading resumes at the next whole record', () => {
+    const records = [item(1), item(2), item(3), item(4)];
+    const whole = Buffer.concat([SEGMENT_MAGIC, frameRecords(records)]);
+    const second = SEGMENT_MAGIC.length + 8 + item(1).length;
+    for (const length of [0xffffffff, 3, item(2).length + 1, 0]) {
+      const broken = Buffer.from(whole);
+      broken.writeUInt32BE(length, second);
+      const parsed = parseSegment(broken);
+      expect(parsed.records).toEqual([item(1), item(3), item(4)]);
+      expect(parsed).toMatchObject({ skippedBytes: item(2).length + 8, damaged: 1 });
+    }
+  });
+
+  it('a stretch of zeros over two records (a lost page): the records around it are read, the stretch counted once', () => {
+    const records = [item(1), item(2), item(3), item(4), item(5)];
+    const whole = Buffer.concat([SEGMENT_MAGIC, frameRecords(records)]);
+    const from = SEGMENT_MAGIC.length + 8 + item(1).length + 5;
+    const to = SEGMENT_MAGIC.length + 3 * (8 + item(1).length) + 6;
+    const zeroed = Buffer.from(whole);
+    zeroed.fill(0, from, to);
+    const parsed = parseSegment(zeroed);
+    expect(parsed.records).toEqual([item(1), item(5)]);
+    expect(parsed.damaged).toBe(1);
+    expect(parsed.skippedBytes).toBe(3 * (8 + item(1).length));
   });
 
   it('a file cut inside its magic is empty, a file with another magic is foreign', () => {
-    expect(parseSegment(SEGMENT_MAGIC.subarray(0, 3))).toEqual({ records: [], skippedBytes: 0, foreign: false });
+    expect(parseSegment(SEGMENT_MAGIC.subarray(0, 3))).toEqual({ records: [], skippedBytes: 0, damaged: 0, foreign: false });
     expect(parseSegment(Buffer.from('not a segment at all'))).toMatchObject({ records: [], foreign: true, skippedBytes: 20 });
   });
 });
@@ -104,7 +130,7 @@ describe('spool directory', () => {
     const reader = directory({}, spy);
     const claim = await reader.claimNext();
     expect(claim?.records).toEqual([item(1), item(2)]);
-    expect(spy.losses).toEqual([{ reason: 'corrupt', items: 1, detail: expect.stringContaining('15 bytes that are not a whole record') }]);
+    expect(spy.losses).toEqual([{ reason: 'corrupt', items: 1, detail: expect.stringContaining('15 damaged bytes in 1 place') }]);
   });
 
   it('oldest segments go first when the budget is reached, each counted as spoolFull with its items', async () => {
@@ -221,6 +247,6 @@ describe('spool directory', () => {
     expect(spy.warnings).toEqual([expect.stringContaining('is off: cannot write (ENOSPC: no space left on device')]);
     const [name] = readdirSync(dir);
     expect(name).toMatch(/\.seg$/);
-    expect(parseSegment(readFileSync(join(dir, name!)))).toEqual({ records: [item(1), item(2)], skippedBytes: 0, foreign: false });
+    expect(parseSegment(readFileSync(join(dir, name!)))).toEqual({ records: [item(1), item(2)], skippedBytes: 0, damaged: 0, foreign: false });
   });
 });
