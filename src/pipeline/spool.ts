@@ -84,8 +84,10 @@ export class SpanSpool {
       const maskDeadline = clock.now() + exportTimeoutMillis / 2;
       const { encoded, failed } = await encodeRecords(records, { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes });
       for (const { index } of failed) outcomes[index] = 'unmappable';
-      const written = await this.directory.append(encoded.map((record) => record.body));
-      if (written === 'written') for (const { index } of encoded) outcomes[index] = 'spooled';
+      const appended = await this.directory.append(encoded.map((record) => record.body));
+      encoded.forEach(({ index }, i) => {
+        if (appended[i] === 'written') outcomes[index] = 'spooled';
+      });
     } catch {
       // Encoding never rejects and append catches its own errors; the records stay with the caller.
     }

@@ -21,7 +21,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { SEGMENT_MAGIC, frameRecords, parseSegment } from './segment.js';
+import { SEGMENT_MAGIC, frameRecords, framedBytes, parseSegment } from './segment.js';
 
 export type SpoolFs = Pick<typeof fsPromises, 'mkdir' | 'readdir' | 'stat' | 'open' | 'rename' | 'unlink' | 'readFile'>;
 
@@ -30,6 +30,9 @@ export const STALE_OWNER_MILLIS = 10 * 60_000;
 
 export type SpoolLossReason = 'spoolFull' | 'corrupt';
 
+/** Whether a payload handed to {@link SpoolDirectory.append} is in the spool. */
+export type AppendOutcome = 'written' | 'full' | 'off';
+
 export interface SpoolDirectoryOptions {
   dir: string;
   maxBytes: number;
@@ -37,7 +40,7 @@ export interface SpoolDirectoryOptions {
   log: Logger;
   /** Items lost from the spool (evicted for the budget, unreadable), for the caller's books. */
   onLoss(reason: SpoolLossReason, items: number, detail: string): void;
-  /** Segments are sealed (and become replayable) at this size. Default: maxBytes / 8, from 64 KiB to 4 MiB. */
+  /** Segments are sealed (and become replayable) at this size. Default: maxBytes / 8, from 64 KiB (or maxBytes / 4, if less) to 4 MiB. */
   segmentBytes?: number;
   /** The file system; tests inject failures through it. Default: node:fs/promises. */
   fs?: SpoolFs;
@@ -104,12 +107,15 @@ export class SpoolDirectory {
   /** The directory could be created and listed at start: replay is worth trying. */
   private listed = false;
   private chain: Promise<unknown> = Promise.resolve();
+  private lastCreatedAt = -1;
   private readonly warned = new Set<string>();
 
   constructor(private readonly options: SpoolDirectoryOptions) {
     this.path = options.dir;
     this.maxBytes = options.maxBytes;
-    this.segmentBytes = options.segmentBytes ?? Math.min(4 * 1024 * 1024, Math.max(64 * 1024, Math.floor(options.maxBytes / 8)));
+    // An eighth of the budget, from 64 KiB to 4 MiB, and never more than a quarter of it: evicting
+    // the oldest segment then frees a small part of the spool, not all of it.
+    this.segmentBytes = options.segmentBytes ?? Math.min(4 * 1024 * 1024, Math.max(Math.min(64 * 1024, Math.floor(options.maxBytes / 4)), Math.floor(options.maxBytes / 8)));
     this.fs = options.fs ?? fsPromises;
     this.me = { host: hostname().replace(/[^A-Za-z0-9-]/g, '-') || 'host', pid: process.pid, tag: randomBytes(4).toString('hex') };
     this.token = `${this.me.host}_${this.me.pid}_${this.me.tag}`;
@@ -141,33 +147,75 @@ export class SpoolDirectory {
   }
 
   /**
-   * Appends `payloads` as records of this process's open segment. `full`: the budget has no room
-   * even after evicting every segment it could; `off`: the spool is (now) off. In both cases
-   * nothing of `payloads` is in the spool.
+   * Appends `payloads` as records of this process's open segment, evicting the oldest segments
+   * when the budget needs room. Says for each payload whether it is now in the spool: `full` when
+   * the budget has no room for it even after evicting every segment it could (one item larger
+   * than the budget, or the rest held by other processes), `off` when the spool is (now) off.
    */
-  append(payloads: readonly Buffer[]): Promise<'written' | 'full' | 'off'> {
+  append(payloads: readonly Buffer[]): Promise<AppendOutcome[]> {
     return this.exclusive(async () => {
-      if (!this.writable) return 'off';
-      const data = frameRecords(payloads);
-      const needed = data.length + (this.open ? 0 : SEGMENT_MAGIC.length);
-      try {
-        if (this.usage().bytes + needed > this.maxBytes) {
-          await this.scan();
-          await this.evictFor(needed);
-          if (this.usage().bytes + needed > this.maxBytes) return 'full';
+      const outcomes = new Array<AppendOutcome>(payloads.length).fill('off');
+      if (!this.writable) return outcomes;
+      // Written in pieces of at most a segment, so that a batch larger than the budget evicts
+      // older segments (its own earlier pieces included) and keeps the newest, as an outage does.
+      const largest = Math.max(1, Math.min(this.segmentBytes, this.maxBytes - SEGMENT_MAGIC.length));
+      let piece: number[] = [];
+      let pieceBytes = 0;
+      const writePiece = async (): Promise<boolean> => {
+        const indexes = piece;
+        piece = [];
+        pieceBytes = 0;
+        if (indexes.length === 0) return true;
+        const outcome = await this.appendPiece(indexes.map((i) => payloads[i]!));
+        for (const i of indexes) outcomes[i] = outcome;
+        return outcome === 'written';
+      };
+      for (let i = 0; i < payloads.length; i += 1) {
+        const bytes = framedBytes(payloads[i]!.length);
+        if (bytes > this.maxBytes - SEGMENT_MAGIC.length) {
+          outcomes[i] = 'full';
+          this.warnOnce('tooLarge', `sgp-otel: spool ${this.path}: an item of ${payloads[i]!.length} bytes is larger than spoolMaxBytes (${this.maxBytes}); it is held in memory instead`);
+          continue;
         }
-        const open = this.open ?? (await this.startSegment());
-        await this.writeAt(open, data);
-        open.records += payloads.length;
-        if (open.file.bytes >= this.segmentBytes) await this.sealOpen();
-        return 'written';
-      } catch (error) {
-        this.turnOff('cannot write', error);
-        // What it holds already is still worth replaying: seal it if the directory lets us.
-        await this.sealOpen().catch(() => undefined);
-        return 'off';
+        if (pieceBytes + bytes > largest && !(await writePiece())) return this.rest(outcomes, i);
+        piece.push(i);
+        pieceBytes += bytes;
       }
+      if (!(await writePiece())) return this.rest(outcomes, payloads.length);
+      return outcomes;
     });
+  }
+
+  /** After a piece that could not be written, the payloads from `from` on share its fate. */
+  private rest(outcomes: AppendOutcome[], from: number): AppendOutcome[] {
+    const fate: AppendOutcome = this.writable ? 'full' : 'off';
+    for (let i = from; i < outcomes.length; i += 1) outcomes[i] = fate;
+    return outcomes;
+  }
+
+  private async appendPiece(payloads: readonly Buffer[]): Promise<AppendOutcome> {
+    const data = frameRecords(payloads);
+    const needed = data.length + (this.open ? 0 : SEGMENT_MAGIC.length);
+    try {
+      if (this.usage().bytes + needed > this.maxBytes) {
+        await this.scan();
+        await this.evictFor(needed);
+        if (this.usage().bytes + needed > this.maxBytes) {
+          this.warnOnce('full', `sgp-otel: spool ${this.path}: spoolMaxBytes (${this.maxBytes}) is taken by segments other processes are writing or replaying; holding spans in memory until there is room`);
+          return 'full';
+        }
+      }
+      const open = this.open ?? (await this.startSegment());
+      await this.writeAt(open, data);
+      open.records += payloads.length;
+      if (open.file.bytes >= this.segmentBytes) await this.sealOpen();
+      return 'written';
+    } catch (error) {
+      this.turnOff('cannot write', error);
+      // What it holds already is still worth replaying: seal it if the directory lets us.
+      await this.sealOpen().catch(() => undefined);
+      return 'off';
+    }
   }
 
   /**
@@ -322,7 +370,10 @@ export class SpoolDirectory {
   }
 
   private async startSegment(): Promise<NonNullable<SpoolDirectory['open']>> {
-    const createdAt = Math.max(0, Math.floor(this.options.clock.now()));
+    // Strictly increasing, so that this process's segments sort in the order they were written
+    // even when several start within one millisecond (the random part only tells processes apart).
+    const createdAt = Math.max(0, Math.floor(this.options.clock.now()), this.lastCreatedAt + 1);
+    this.lastCreatedAt = createdAt;
     const stem = `${String(createdAt).padStart(15, '0')}-${randomBytes(4).toString('hex')}`;
     const name = `${stem}.${this.token}.open`;
     const handle = await this.fs.open(join(this.path, name), 'wx', 0o600);

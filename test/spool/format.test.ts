@@ -99,8 +99,8 @@ describe('spool directory', () => {
   it('appends, seals, claims and finishes: the bytes come back identical and the file goes', async () => {
     const spool = directory();
     await spool.ready;
-    expect(await spool.append([item(1), item(2)])).toBe('written');
-    expect(await spool.append([item(3)])).toBe('written');
+    expect(await spool.append([item(1), item(2)])).toEqual(['written', 'written']);
+    expect(await spool.append([item(3)])).toEqual(['written']);
     expect(readdirSync(dir)).toEqual([expect.stringMatching(/^\d{15}-[0-9a-f]{8}\..+_\d+_[0-9a-f]+\.open$/)]);
     const claim = await spool.claimNext();
     expect(claim?.records).toEqual([item(1), item(2), item(3)]);
@@ -140,7 +140,7 @@ describe('spool directory', () => {
     let written = 0;
     for (let i = 0; i < 1000; i += 1) {
       clock.advance(1000);
-      expect(await spool.append([item(i)])).toBe('written');
+      expect(await spool.append([item(i)])).toEqual(['written']);
       written += 1;
       const bytes = readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
       expect(bytes).toBeLessThanOrEqual(64 * 1024);
@@ -156,6 +156,35 @@ describe('spool directory', () => {
     }
     expect(left.length).toBe(written - evicted);
     expect(left).toEqual(Array.from({ length: left.length }, (_, k) => item(written - left.length + k)));
+  });
+
+  it('one batch larger than the whole budget: the newest items that fit are kept, the older ones counted spoolFull, nothing lost unaccounted', async () => {
+    const spy: Spy = { warnings: [], losses: [] };
+    const spool = directory({ maxBytes: 8 * 1024, segmentBytes: 2 * 1024 }, spy);
+    const batch = Array.from({ length: 400 }, (_, i) => item(i));
+    expect(await spool.append(batch)).toEqual(batch.map(() => 'written'));
+    const bytes = readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+    expect(bytes).toBeLessThanOrEqual(8 * 1024);
+    const left: Buffer[] = [];
+    for (let claim = await spool.claimNext(); claim; claim = await spool.claimNext()) {
+      left.push(...claim.records);
+      await spool.finish(claim);
+    }
+    const evicted = spy.losses.reduce((sum, loss) => sum + loss.items, 0);
+    expect(spy.losses.every((loss) => loss.reason === 'spoolFull')).toBe(true);
+    expect(left.length).toBeGreaterThan(40);
+    expect(evicted + left.length).toBe(400);
+    expect(left).toEqual(batch.slice(400 - left.length));
+  });
+
+  it('an item larger than the budget is not spooled (the caller keeps it), with one warning; the rest of its batch is', async () => {
+    const spy: Spy = { warnings: [], losses: [] };
+    const spool = directory({ maxBytes: 4 * 1024 }, spy);
+    const huge = Buffer.from(JSON.stringify({ id: 'huge', text: 'x'.repeat(5000) }));
+    expect(await spool.append([item(1), huge, item(2)])).toEqual(['written', 'full', 'written']);
+    expect(await spool.append([huge])).toEqual(['full']);
+    expect(spy.warnings).toEqual([expect.stringMatching(/an item of 5\d{3} bytes is larger than spoolMaxBytes \(4096\)/)]);
+    expect((await spool.claimNext())?.records).toEqual([item(1), item(2)]);
   });
 
   it('two processes sharing a directory never claim the same segment', async () => {
@@ -215,8 +244,8 @@ describe('spool directory', () => {
     const spool = directory({ dir: join(dir, 'a-file', 'spool') }, spy);
     await spool.ready;
     expect(spool.writable).toBe(false);
-    expect(await spool.append([item(1)])).toBe('off');
-    expect(await spool.append([item(2)])).toBe('off');
+    expect(await spool.append([item(1)])).toEqual(['off']);
+    expect(await spool.append([item(2)])).toEqual(['off']);
     expect(spy.warnings).toEqual([expect.stringMatching(/spool .* is off: cannot create or list the directory \(ENOTDIR/)]);
   });
 
@@ -239,11 +268,11 @@ describe('spool directory', () => {
       }) as SpoolFs['open'],
     };
     const spool = directory({ fs: full }, spy);
-    expect(await spool.append([item(1), item(2)])).toBe('written');
+    expect(await spool.append([item(1), item(2)])).toEqual(['written', 'written']);
     const big = Buffer.alloc(2000, 'x');
-    expect(await spool.append([big])).toBe('off');
+    expect(await spool.append([big])).toEqual(['off']);
     expect(spool.writable).toBe(false);
-    expect(await spool.append([item(3)])).toBe('off');
+    expect(await spool.append([item(3)])).toEqual(['off']);
     expect(spy.warnings).toEqual([expect.stringContaining('is off: cannot write (ENOSPC: no space left on device')]);
     const [name] = readdirSync(dir);
     expect(name).toMatch(/\.seg$/);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -104,6 +104,31 @@ describe('spoolDir', () => {
     await drive(rig.clock, () => rig!.processor.getStats().replayed === 120);
     expect(new Set(rig.server.items.map((item) => item.id))).toEqual(new Set(kept.map((span) => span.spanContext().spanId)));
     expect(rig.processor.getStats()).toMatchObject({ received: 0, replayed: 120, spool: { dropped: { total: 0 } } });
+  });
+
+  it('shutdown with more undelivered than spoolMaxBytes holds: the newest go to disk, the oldest are counted spoolFull, none dropped as shutdown', async () => {
+    rig = await makeRig({ spoolDir: dir, spoolMaxBytes: 64 * 1024, maxAttempts: 1, maxQueueSize: 1000 });
+    await settled(rig.clock);
+    await rig.down();
+    // 300 spans of about 1 KB each: several times the budget, in one shutdown batch.
+    const ids = rig.end(300, 'big', { 'app.note': 'n'.repeat(1000) });
+    await closeRig(rig);
+    const stats = rig.processor.getStats();
+    expect(stats).toMatchObject({ received: 300, spooled: 300, dropped: { total: 0, shutdown: 0 } });
+    balanced(stats);
+    const lost = stats.spool!.dropped.spoolFull;
+    expect(lost).toBeGreaterThan(0);
+    expect(lost).toBeLessThan(300);
+    expect(rig.diag.at('warn').some((w) => /spool spoolFull/.test(w) || /spoolMaxBytes \(65536\) reached/.test(w))).toBe(true);
+    expect(readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0)).toBeLessThanOrEqual(64 * 1024);
+
+    rig = await makeRig({ spoolDir: dir });
+    await drive(rig.clock, () => rig!.processor.getStats().replayed === 300 - lost);
+    // Every item is either delivered once or counted lost; the budget kept most of a budget's worth.
+    const delivered = rig.server.items.map((item) => item.id);
+    expect(new Set(delivered).size).toBe(300 - lost);
+    expect(delivered.every((id) => ids.includes(id))).toBe(true);
+    expect(300 - lost).toBeGreaterThan(30);
   });
 
   it('with one export slot (exportOnStart), replaying a large spool does not starve live spans: they take turns', async () => {
