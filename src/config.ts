@@ -129,7 +129,8 @@ export interface SGPSpanProcessorOptions extends SGPExporterOptions {
   exportOnRootEnd?: boolean | 'auto';
   /**
    * Called when a span with no local parent starts, with a promise that settles once that span has
-   * ended and every span queued by then is delivered (or `exportTimeoutMillis` passed). Hand it to
+   * ended, the spans of its trace still open then have ended (up to half of `exportTimeoutMillis`),
+   * and all of them are delivered (or `exportTimeoutMillis` passed). Hand it to
    * your runtime's `waitUntil` (Cloudflare's `ctx.waitUntil`, a custom server's) to keep the
    * invocation alive exactly as long as needed. On Vercel this happens by itself.
    */

@@ -177,6 +177,74 @@ describe('handing the delivery to the platform: waitUntil', () => {
     }
   });
 
+  it('a child that ends after its root (a task the handler did not await) is delivered before the waitUntil settles', async () => {
+    const runtime = vercelRuntime();
+    try {
+      const clock = virtualClock();
+      const provider = providerWith(processorOn({}, clock, { exportOnRootEnd: false }));
+      const tracer = provider.getTracer('vercel');
+      let finishTask!: () => void;
+      const taskDone = new Promise<void>((resolve) => (finishTask = resolve));
+      const { afterResponse } = await runtime.serve(async () =>
+        tracer.startActiveSpan('route', async (root) => {
+          const task = tracer.startSpan('route/background');
+          void taskDone.then(() => task.end());
+          root.end();
+          return 'answered';
+        }),
+      );
+      let settled = false;
+      void afterResponse.then(() => (settled = true));
+      await quiet(clock);
+      expect(settled).toBe(false);
+      finishTask();
+      await afterResponse;
+      expect(server.items.map((item) => item.name).sort()).toEqual(['route', 'route/background']);
+    } finally {
+      runtime.remove();
+    }
+  });
+
+  it('a child that never ends holds the waitUntil for at most half of exportTimeoutMillis; the root is delivered', async () => {
+    const clock = virtualClock();
+    const pending: Promise<void>[] = [];
+    const provider = providerWith(processorOn({}, clock, { exportOnRootEnd: false, exportTimeoutMillis: 10_000, waitUntil: (promise: Promise<void>) => pending.push(promise) }));
+    const tracer = provider.getTracer('worker');
+    tracer.startActiveSpan('fetch', (root) => {
+      tracer.startSpan('leaked');
+      root.end();
+    });
+    let settled = false;
+    void Promise.all(pending).then(() => (settled = true));
+    clock.advance(4_999);
+    await quiet(clock);
+    expect(settled).toBe(false);
+    clock.advance(1);
+    await quiet(clock);
+    await Promise.all(pending);
+    expect(server.items.map((item) => item.name)).toEqual(['fetch']);
+  });
+
+  it('a root that never ends lets go of its waitUntil once it has been open longer than any invocation runs (15 min)', async () => {
+    const clock = virtualClock();
+    const pending: Promise<void>[] = [];
+    const provider = providerWith(processorOn({}, clock, { exportOnRootEnd: false, waitUntil: (promise: Promise<void>) => pending.push(promise) }));
+    const tracer = provider.getTracer('worker');
+    tracer.startSpan('never-ends');
+    let settled = false;
+    void pending[0]!.then(() => (settled = true));
+    clock.advance(15 * 60_000 - 1);
+    tracer.startSpan('next-request').end();
+    await quiet(clock);
+    expect(settled).toBe(false);
+    clock.advance(1);
+    tracer.startSpan('another-request').end();
+    await quiet(clock);
+    expect(settled).toBe(true);
+    await Promise.all(pending);
+    expect(pending).toHaveLength(3);
+  });
+
   it('during an outage, each request\'s waitUntil does not make SGP be probed at the request rate', async () => {
     const clock = virtualClock();
     const pending: Promise<void>[] = [];

@@ -18,6 +18,7 @@ import { BoundedQueue } from './queue.js';
 import type { ExportSink } from './sink.js';
 import { sinkFor } from './sink.js';
 import { SpanFilter } from './span-filter.js';
+import { RootWaits } from './root-waits.js';
 import { SpanSpool } from './spool.js';
 import type { DropReason, SGPStats } from './stats.js';
 import { DROP_REASON_TEXT, ProcessorStats } from './stats.js';
@@ -100,7 +101,7 @@ export class SGPSpanProcessor implements SpanProcessor {
   private heldInFlight = 0;
   private kickPending = false;
   /** Local root spans whose delivery a runtime's waitUntil is waiting for. Bounded by maxQueueSize. */
-  private readonly rootWaits = new Map<object, () => void>();
+  private readonly rootWaits: RootWaits;
   private cancelTimer: (() => void) | undefined;
   private exitFlushMark = 0;
   /** Spans wait on disk instead of in memory while SGP is unreachable (`spoolDir`). */
@@ -148,6 +149,13 @@ export class SGPSpanProcessor implements SpanProcessor {
     this.state = enabled ? 'running' : 'shut_down';
     this.queue = new BoundedQueue(enabled ? this.config.maxQueueSize : 0);
     this.flushes = new FlushTracker(this.clock);
+    this.rootWaits = new RootWaits({
+      clock: this.clock,
+      maxEntries: this.config.maxQueueSize,
+      exportTimeoutMillis: this.config.exportTimeoutMillis,
+      // Never rejects into the platform: what was not delivered is counted and logged as always.
+      flush: (timeoutMillis) => this.flushQueued('waitUntil', { liftOutagePause: false, timeoutMillis }),
+    });
     const { exportOnStart, exportUnendedOnShutdown, maxQueueSize } = this.config;
     this.openSpans =
       this.sink?.sendsInProgress && (exportOnStart || exportUnendedOnShutdown) ? new OpenSpans(exportOnStart, maxQueueSize) : undefined;
@@ -159,6 +167,7 @@ export class SGPSpanProcessor implements SpanProcessor {
   onStart(span: Span, _parentContext: Context): void {
     if (this.state !== 'running') return;
     if (isLocalRoot(span)) this.watchRoot(span);
+    if (this.rootWaits.active) this.rootWaits.started(span.spanContext());
     if (this.openSpans === undefined && this.filter === undefined) return;
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
@@ -174,7 +183,12 @@ export class SGPSpanProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     if (this.state !== 'running') return;
     this.accept(span);
-    if ((this.config.exportOnRootEnd || this.rootWaits.size > 0) && isLocalRoot(span)) this.rootEnded(span);
+    if (this.rootWaits.active) this.rootWaits.ended(span.spanContext());
+    if (this.config.exportOnRootEnd && isLocalRoot(span)) {
+      // A request or agent turn ended: export what is queued now instead of waiting for the timer.
+      this.drainUntil = Math.max(this.drainUntil, this.accepted);
+      this.kickSoon();
+    }
   }
 
   private accept(span: ReadableSpan): void {
@@ -276,32 +290,19 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   /**
    * A request or agent turn begins: if the runtime can keep the invocation alive (Vercel's request
-   * context, or the `waitUntil` option), hand it a promise that settles once this root's spans are
+   * context, or the `waitUntil` option), hand it a promise that settles once this root's trace is
    * delivered.
    */
   private watchRoot(span: Span): void {
-    let register: ((promise: Promise<void>) => void) | undefined;
+    let delivered: Promise<void> | undefined;
     try {
-      register = this.config.waitUntil ?? vercelWaitUntil();
-      if (register === undefined || this.rootWaits.size >= this.config.maxQueueSize) return;
-      const delivered = new Promise<void>((resolve) => this.rootWaits.set(span, resolve));
-      register(delivered);
+      const register = this.config.waitUntil ?? vercelWaitUntil();
+      if (register === undefined) return;
+      delivered = this.rootWaits.watch(span.spanContext());
+      if (delivered !== undefined) register(delivered);
     } catch (error) {
-      this.rootWaits.delete(span);
+      if (delivered !== undefined) this.rootWaits.forget(span.spanContext());
       this.log.warn(`sgp-otel: waitUntil threw: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-
-  /** A request or agent turn ended: export what is queued now (exportOnRootEnd), and settle its waitUntil once delivered. */
-  private rootEnded(span: ReadableSpan): void {
-    const settle = this.rootWaits.get(span);
-    if (settle !== undefined) {
-      this.rootWaits.delete(span);
-      // Never rejects into the platform: what was not delivered is counted and logged as always.
-      this.flushQueued('waitUntil', { liftOutagePause: false }).then(settle, settle);
-    } else if (this.config.exportOnRootEnd) {
-      this.drainUntil = Math.max(this.drainUntil, this.accepted);
-      this.kickSoon();
     }
   }
 
@@ -366,8 +367,7 @@ export class SGPSpanProcessor implements SpanProcessor {
         failure ??= error;
       }
       this.stats.flushLog(true);
-      for (const settle of this.rootWaits.values()) settle();
-      this.rootWaits.clear();
+      this.rootWaits.settleAll();
       if (failure !== undefined) throw failure;
     } finally {
       release();
@@ -406,14 +406,17 @@ export class SGPSpanProcessor implements SpanProcessor {
    * Exports everything accepted so far, including what is in flight or held. Resolves when all
    * of it was delivered; rejects with an SGPFlushError when some was dropped or time ran out.
    */
-  private flushQueued(label: 'forceFlush' | 'shutdown' | 'waitUntil', { liftOutagePause = true } = {}): Promise<void> {
+  private flushQueued(
+    label: 'forceFlush' | 'shutdown' | 'waitUntil',
+    { liftOutagePause = true, timeoutMillis = this.config.exportTimeoutMillis } = {},
+  ): Promise<void> {
     const mark = this.accepted;
     if (this.lowestPending() >= mark) return Promise.resolve();
     this.drainUntil = Math.max(this.drainUntil, mark);
     // Try held spans once more right away; if that round fails too, the outage pause applies again.
     // Not for every request's waitUntil: that would probe a struggling SGP at the request rate.
     if (liftOutagePause) this.pausedUntil = Math.min(this.pausedUntil, this.clock.now());
-    const flushed = this.flushes.track(mark, label, this.config.exportTimeoutMillis, (m) => this.pendingBefore(m));
+    const flushed = this.flushes.track(mark, label, timeoutMillis, (m) => this.pendingBefore(m));
     this.pump();
     return flushed;
   }
