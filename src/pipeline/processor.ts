@@ -624,6 +624,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     }
     this.stats.exportRequests += result.requests;
     this.stats.retries += result.retries;
+    if (result.aborted) return;
     if (result.error) this.stats.recordError(result.error);
     if (result.retryLater) this.outageRound(result.error?.message ?? 'unknown error');
     else if (this.outageRounds > 0 && result.exported > 0 && this.held.length === 0 && this.heldInFlight === 0) this.outageOver();

@@ -41,6 +41,8 @@ export interface ReplayResult {
   dropped: number;
   /** Some items could not be sent now (SGP unreachable, or it refused the request itself): they stay spooled. */
   retryLater: boolean;
+  /** The send was ended by {@link SpanSpool.abort} (shutdown), not by SGP: says nothing about an outage. */
+  aborted: boolean;
   requests: number;
   retries: number;
   error: SGPExportError | undefined;
@@ -104,8 +106,9 @@ export class SpanSpool {
     if (claim === undefined) return undefined;
     const items = claim.records.slice(claim.next, claim.next + maxItems);
     const report = await this.sender.send(items, deadline);
-    const result: ReplayResult = { exported: 0, dropped: 0, retryLater: false, requests: report.requests, retries: report.retries, error: report.error };
-    if (report.outcomes.some((outcome) => outcome === 'keep' || outcome === 'shutdown')) {
+    const aborted = report.outcomes.includes('shutdown');
+    const result: ReplayResult = { exported: 0, dropped: 0, retryLater: false, aborted, requests: report.requests, retries: report.retries, error: report.error };
+    if (aborted || report.outcomes.includes('keep')) {
       // Not settled as a whole: all of it is sent again later (what went through is an upsert again).
       result.retryLater = true;
       return result;

@@ -150,6 +150,23 @@ describe('spoolDir', () => {
     expect(rig.server.items).toHaveLength(530);
   });
 
+  it('a clean shutdown that ends a replay in flight says nothing about SGP being unreachable, and the items stay spooled', async () => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
+    await settled(rig.clock);
+    await rig.down();
+    rig.end(40);
+    await closeRig(rig);
+
+    rig = await makeRig({ spoolDir: dir });
+    rig.server.setResponseDelay(600_000);
+    await eventually(() => rig!.server.counts.requests === 1);
+    await closeRig(rig);
+    expect(rig.diag.at('warn')).toEqual([]);
+    expect(rig.processor.getStats()).toMatchObject({ replayed: 0, outage: false, lastError: undefined });
+    rig = await makeRig({ spoolDir: dir });
+    await drive(rig.clock, () => rig!.processor.getStats().replayed === 40);
+  });
+
   it('a spool directory that cannot be used: one warning, and memory holding takes over as without a spool', async () => {
     writeFileSync(join(dir, 'a-file'), '');
     rig = await makeRig({ spoolDir: join(dir, 'a-file', 'spool'), maxAttempts: 1 });
