@@ -28,6 +28,11 @@ export interface ExportReport {
   error: Error | undefined;
   /** The last failure behind each outcome, so a drop is reported with its own reason. */
   errors?: Partial<Record<RecordOutcome, Error>>;
+  /**
+   * By record index, the item's bytes as they were sent, for records that settled `retryLater` or
+   * `shutdown`: the spool keeps them as they are, without mapping (and masking) the span again.
+   */
+  bodies?: (Buffer | undefined)[];
 }
 
 const OUTCOME_OF: Record<FinalAction, RecordOutcome> = {
@@ -246,6 +251,10 @@ export class SGPSpanExporter implements SpanExporter {
   private settle(records: EncodedRecord[], action: FinalAction, error: SGPExportError, report: ExportReport): void {
     const outcome = OUTCOME_OF[action];
     for (const record of records) report.outcomes[record.index] = outcome;
+    if (outcome === 'retryLater' || outcome === 'shutdown') {
+      report.bodies ??= [];
+      for (const record of records) report.bodies[record.index] = record.body;
+    }
     report.error = error;
     report.errors![outcome] = error;
   }

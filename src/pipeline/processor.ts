@@ -20,6 +20,7 @@ import { sinkFor } from './sink.js';
 import { SpanFilter } from './span-filter.js';
 import { RootWaits } from './root-waits.js';
 import { SpanSpool } from './spool.js';
+import type { SpoolItem } from './spool.js';
 import type { DropReason, SGPStats } from './stats.js';
 import { DROP_REASON_TEXT, ProcessorStats } from './stats.js';
 
@@ -541,12 +542,12 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   /** Writes `entries` to the spool, after any write already under way; until then they count as queued. */
-  private spill(entries: QueueEntry[], first: number): void {
+  private spill(entries: QueueEntry[], first: number, bodies?: readonly (Buffer | undefined)[]): void {
     const id = this.nextSpillId;
     this.nextSpillId += 1;
     this.spills.set(id, { first, entries: entries.length });
     this.spillChain = this.spillChain
-      .then(() => this.writeToSpool(entries, first))
+      .then(() => this.writeToSpool(entries, first, bodies))
       .catch(reportInternalError)
       .then(() => {
         this.spills.delete(id);
@@ -556,11 +557,14 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   /** Books each entry once the spool took it (or not: then it is held in memory, or at shutdown dropped). */
-  private async writeToSpool(entries: QueueEntry[], first: number): Promise<void> {
+  private async writeToSpool(entries: QueueEntry[], first: number, bodies?: readonly (Buffer | undefined)[]): Promise<void> {
     const spans: ReadableSpan[] = [];
-    for (const entry of entries) {
+    const items: SpoolItem[] = [];
+    for (const [i, entry] of entries.entries()) {
       if (!(entry instanceof InProgressRecord)) {
         spans.push(entry);
+        // Already encoded by the export that failed: spooled as sent, the mask not run again.
+        items.push({ record: this.exportRecord(entry, false), body: bodies?.[i] });
         continue;
       }
       // Never spooled: its span's final record follows it, and a start record replayed later could overwrite it.
@@ -570,7 +574,7 @@ export class SGPSpanProcessor implements SpanProcessor {
       else this.stats.inProgress.dropped += 1;
     }
     if (spans.length === 0) return;
-    const outcomes = await this.spool!.write(spans.map((span) => this.exportRecord(span, false)));
+    const outcomes = await this.spool!.write(items);
     const kept: QueueEntry[] = [];
     let spooled = 0;
     let unmappable = 0;
@@ -691,16 +695,20 @@ export class SGPSpanProcessor implements SpanProcessor {
     const detail = (outcome: RecordOutcome) => (report.errors?.[outcome] ?? report.error)?.message ?? 'unknown error';
     const drops: Partial<Record<DroppedOutcome, number>> = {};
     const held: QueueEntry[] = [];
+    const heldBodies: (Buffer | undefined)[] = [];
     // Ended by shutdown's deadline: spooled rather than dropped, when there is a spool.
     const cut: QueueEntry[] = [];
+    const cutBodies: (Buffer | undefined)[] = [];
     sent.forEach((entry, i) => {
       const outcome = report.outcomes[i] ?? 'exportFailed';
       if (outcome === 'retryLater') {
         held.push(entry);
+        heldBodies.push(report.bodies?.[i]);
         return;
       }
       if (outcome === 'shutdown' && this.spool?.writable && !(entry instanceof InProgressRecord)) {
         cut.push(entry);
+        cutBodies.push(report.bodies?.[i]);
         return;
       }
       this.outstanding -= 1;
@@ -717,9 +725,9 @@ export class SGPSpanProcessor implements SpanProcessor {
       stats.drop(reason, count, detail(reason));
       this.flushes.noteDropped(first, count, `${DROP_REASON_TEXT[reason]}: ${detail(reason)}`);
     }
-    if (cut.length > 0) this.spill(cut, first);
+    if (cut.length > 0) this.spill(cut, first, cutBodies);
     if (held.length > 0) {
-      if (this.spool?.writable) this.spill(held, first);
+      if (this.spool?.writable) this.spill(held, first, heldBodies);
       else this.hold({ first, entries: held });
       this.outageRound(detail('retryLater'));
     } else if (this.outageRounds > 0 && this.held.length === 0 && this.heldInFlight === (carriesHeld ? 1 : 0)) {

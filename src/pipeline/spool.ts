@@ -31,6 +31,12 @@ export interface SpanSpoolOptions {
   fs?: SpoolFs;
 }
 
+/** A span for the spool: its record, and its item's bytes when an export already encoded them. */
+export interface SpoolItem {
+  record: ExportRecord;
+  body?: Buffer | undefined;
+}
+
 /** What became of each record handed to {@link SpanSpool.write}. `kept`: not spooled, the caller still has it. */
 export type SpoolWriteOutcome = 'spooled' | 'unmappable' | 'kept';
 
@@ -76,19 +82,34 @@ export class SpanSpool {
     return this.directory.writable;
   }
 
-  /** Encodes `records` as the exporter would and appends them. Never rejects. */
-  async write(records: readonly ExportRecord[]): Promise<SpoolWriteOutcome[]> {
-    const outcomes = new Array<SpoolWriteOutcome>(records.length).fill('kept');
-    if (!this.writable || records.length === 0) return outcomes;
+  /**
+   * Appends `items`: each one's `body` when an export already encoded it, else its record encoded
+   * as the exporter would. Never rejects.
+   */
+  async write(items: readonly SpoolItem[]): Promise<SpoolWriteOutcome[]> {
+    const outcomes = new Array<SpoolWriteOutcome>(items.length).fill('kept');
+    if (!this.writable || items.length === 0) return outcomes;
     const { captureContent, mask, maxFieldBytes, resourceAttributes, exportTimeoutMillis } = this.options.exporter;
     const { clock } = this.options;
     try {
-      const maskDeadline = clock.now() + exportTimeoutMillis / 2;
-      const { encoded, failed } = await encodeRecords(records, { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes });
-      for (const { index } of failed) outcomes[index] = 'unmappable';
-      const appended = await this.directory.append(encoded.map((record) => record.body));
-      encoded.forEach(({ index }, i) => {
-        if (appended[i] === 'written') outcomes[index] = 'spooled';
+      const bodies = items.map((item) => item.body);
+      const toEncode: ExportRecord[] = [];
+      const positions: number[] = [];
+      items.forEach((item, i) => {
+        if (item.body !== undefined) return;
+        toEncode.push(item.record);
+        positions.push(i);
+      });
+      if (toEncode.length > 0) {
+        const maskDeadline = clock.now() + exportTimeoutMillis / 2;
+        const { encoded, failed } = await encodeRecords(toEncode, { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes });
+        for (const { index } of failed) outcomes[positions[index]!] = 'unmappable';
+        for (const { index, body } of encoded) bodies[positions[index]!] = body;
+      }
+      const ready = bodies.flatMap((body, i) => (body === undefined ? [] : [i]));
+      const appended = await this.directory.append(ready.map((i) => bodies[i]!));
+      ready.forEach((i, k) => {
+        if (appended[k] === 'written') outcomes[i] = 'spooled';
       });
     } catch {
       // Encoding never rejects and append catches its own errors; the records stay with the caller.

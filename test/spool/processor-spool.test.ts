@@ -150,6 +150,27 @@ describe('spoolDir', () => {
     expect(rig.server.items).toHaveLength(530);
   });
 
+  it('spans spooled after a failed export are written as that export encoded them: the mask runs once per span', async () => {
+    const masked = new Map<string, number>();
+    const mask = (value: unknown, context: { field: string; span: ReadableSpan }) => {
+      if (context.field === 'input') {
+        const id = context.span.spanContext().spanId;
+        masked.set(id, (masked.get(id) ?? 0) + 1);
+      }
+      return JSON.parse(JSON.stringify(value).replaceAll('secret', '[masked]')) as unknown;
+    };
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1, mask: mask as never });
+    await settled(rig.clock);
+    await rig.down();
+    const ids = rig.end(60, 'masked', { 'input.value': 'a secret prompt' });
+    await drive(rig.clock, () => rig!.processor.getStats().spooled === 60);
+    expect([...masked.values()]).toEqual(ids.map(() => 1));
+    await rig.up();
+    await drive(rig.clock, () => rig!.processor.getStats().replayed === 60);
+    expect([...masked.values()]).toEqual(ids.map(() => 1));
+    expect(rig.server.items.map((item) => JSON.stringify(item.input)).every((input) => input.includes('a [masked] prompt'))).toBe(true);
+  });
+
   it('a clean shutdown that ends a replay in flight says nothing about SGP being unreachable, and the items stay spooled', async () => {
     rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
     await settled(rig.clock);
