@@ -53,6 +53,12 @@ interface Spill {
 
 /** The spool directory is listed again this often, for segments other processes left to replay. */
 const SPOOL_RESCAN_MILLIS = 30_000;
+/**
+ * A replay sends this many batches' worth of items per turn (at most 1000, SGP's limit per
+ * request): a large spool drains in minutes, while live exports still get every other turn.
+ */
+const REPLAY_BATCHES = 10;
+const REPLAY_MAX_ITEMS = 1000;
 /** Most queue entries written to the spool in one append. */
 const SPILL_CHUNK = 1000;
 
@@ -621,7 +627,8 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   private async replayOnce(): Promise<void> {
-    const result = await this.spool!.replayNext(this.config.maxExportBatchSize, this.clock.now() + this.config.exportTimeoutMillis);
+    const items = Math.min(REPLAY_MAX_ITEMS, REPLAY_BATCHES * this.config.maxExportBatchSize);
+    const result = await this.spool!.replayNext(items, this.clock.now() + this.config.exportTimeoutMillis);
     if (result === undefined) {
       this.spoolBacklog = false;
       return;

@@ -409,6 +409,9 @@ export class SpoolDirectory {
     const open = this.open;
     if (open === undefined) return;
     this.open = undefined;
+    // Once sealed, a segment is on disk even if the machine loses power: one sync per segment,
+    // not per write. Failing to sync loses nothing that is not already at risk.
+    if (open.records > 0) await open.handle.sync().catch(() => undefined);
     await open.handle.close().catch(() => undefined);
     if (open.records === 0) {
       await this.remove(open.file.name).catch(() => this.files.delete(open.file.name));

@@ -104,6 +104,8 @@ describe('spoolDir', () => {
     await drive(rig.clock, () => rig!.processor.getStats().replayed === 120);
     expect(new Set(rig.server.items.map((item) => item.id))).toEqual(new Set(kept.map((span) => span.spanContext().spanId)));
     expect(rig.processor.getStats()).toMatchObject({ received: 0, replayed: 120, spool: { dropped: { total: 0 } } });
+    // Ten batches' worth per replay turn: 120 items are one request, not three.
+    expect(rig.server.counts.requests).toBe(1);
   });
 
   it('shutdown with more undelivered than spoolMaxBytes holds: the newest go to disk, the oldest are counted spoolFull, none dropped as shutdown', async () => {
