@@ -137,15 +137,23 @@ for (const name of ['undici:request:trailers', 'undici:request:error']) {
   diagnosticsChannel.subscribe(name, (message) => openRequests.delete((message as { request: object }).request));
 }
 
+/** File system requests Node has under way (they run on its thread pool, not as HTTP requests). */
+const FS_REQUESTS = /^(FSReq|FileHandle|CloseReq|StatWatcher)/;
+
+function fsBusy(): boolean {
+  return process.getActiveResourcesInfo().some((name) => FS_REQUESTS.test(name));
+}
+
 /**
- * Resolves once the program is idle but for the clock: no HTTP request open, no `yield()` of the
- * clock pending, for a few turns of the event loop in a row. However slow the machine, time does
- * not move while real work is under way, so virtual timeouts never race real sockets.
+ * Resolves once the program is idle but for the clock: no HTTP request open, no file system
+ * request under way (the spool's reads and writes), no `yield()` of the clock pending, for a few
+ * turns of the event loop in a row. However slow the machine, time does not move while real work
+ * is under way, so virtual timeouts never race real sockets or disks.
  */
 export async function quiet(clock?: VirtualClock): Promise<void> {
   for (let calm = 0; calm < 3; ) {
     await nextTurn();
-    calm = openRequests.size === 0 && (clock?.pendingYields ?? 0) === 0 ? calm + 1 : 0;
+    calm = openRequests.size === 0 && (clock?.pendingYields ?? 0) === 0 && !fsBusy() ? calm + 1 : 0;
   }
 }
 

@@ -8,8 +8,8 @@ import { hrTimeToIso } from '../../src/mapping/span-to-item.js';
 import type { SGPStats } from '../../src/pipeline/stats.js';
 import { makeRig } from '../faults/rig.js';
 import type { Rig } from '../faults/rig.js';
-import { eventually } from '../helpers.js';
-import { closeRig, drive, settled } from './drive.js';
+import { driveUntil, eventually, quiet } from '../helpers.js';
+import { closeRig } from './drive.js';
 
 // The processor with a spool, on virtual time, against the real test server and real files.
 
@@ -42,7 +42,7 @@ function endKept(target: Rig, count: number, kept: ReadableSpan[]): void {
 describe('spoolDir', () => {
   it('an outage longer than maxQueueSize can hold: spans go to disk, memory stays bounded, and all arrive, byte-identical start, once SGP is back', async () => {
     rig = await makeRig({ spoolDir: dir, maxQueueSize: 100, maxExportBatchSize: 20, maxAttempts: 1 });
-    await settled(rig.clock);
+    await quiet(rig.clock);
     await rig.down();
     const kept: ReadableSpan[] = [];
     let peakQueued = 0;
@@ -50,10 +50,10 @@ describe('spoolDir', () => {
     for (let round = 0; round < 20; round += 1) {
       endKept(rig, 50, kept);
       peakQueued = Math.max(peakQueued, rig.processor.getStats().queued);
-      await drive(rig.clock, () => rig!.processor.getStats().queued < 50);
+      await driveUntil(rig.clock, () => rig!.processor.getStats().queued < 50);
       peakQueued = Math.max(peakQueued, rig.processor.getStats().queued);
     }
-    await drive(rig.clock, () => rig!.processor.getStats().queued === 0);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().queued === 0);
     const during = rig.processor.getStats();
     expect(during).toMatchObject({ received: 1000, exported: 0, queued: 0, spooled: 1000, outage: true, dropped: { total: 0 } });
     expect(peakQueued).toBeLessThanOrEqual(100);
@@ -63,7 +63,7 @@ describe('spoolDir', () => {
     expect(rig.diag.at('warn').filter((w) => w.includes('SGP is unreachable'))).toEqual([expect.stringContaining(`spooling spans to ${dir}`)]);
 
     await rig.up();
-    await drive(rig.clock, () => rig!.processor.getStats().replayed === 1000);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().replayed === 1000);
     const after = rig.processor.getStats();
     expect(after).toMatchObject({ received: 1000, spooled: 1000, replayed: 1000, dropped: { total: 0 }, outage: false });
     expect(after.spool).toMatchObject({ dropped: { total: 0 } });
@@ -76,12 +76,12 @@ describe('spoolDir', () => {
     }
     // Oldest first: the server stored them in the order they ended.
     expect(rig.server.items.map((item) => item.name)).toEqual(kept.map((span) => span.name));
-    await drive(rig.clock, () => readdirSync(dir).length === 0);
+    await driveUntil(rig.clock, () => readdirSync(dir).length === 0);
   });
 
   it('shutdown during an outage spools what is undelivered instead of dropping it; the next process delivers it', async () => {
     rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
-    await settled(rig.clock);
+    await quiet(rig.clock);
     await rig.down();
     const kept: ReadableSpan[] = [];
     endKept(rig, 120, kept);
@@ -90,7 +90,7 @@ describe('spoolDir', () => {
       () => (shutdownError = undefined),
       (error: unknown) => (shutdownError = error),
     );
-    await drive(rig.clock, () => shutdownError !== 'pending');
+    await driveUntil(rig.clock, () => shutdownError !== 'pending');
     expect(shutdownError).toBeInstanceOf(SGPFlushError);
     expect((shutdownError as Error).message).toContain(`spooled to ${dir}, to be sent once SGP answers`);
     const stats = rig.processor.getStats();
@@ -101,7 +101,7 @@ describe('spoolDir', () => {
 
     // The next run of the program, SGP answering again.
     rig = await makeRig({ spoolDir: dir });
-    await drive(rig.clock, () => rig!.processor.getStats().replayed === 120);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().replayed === 120);
     expect(new Set(rig.server.items.map((item) => item.id))).toEqual(new Set(kept.map((span) => span.spanContext().spanId)));
     expect(rig.processor.getStats()).toMatchObject({ received: 0, replayed: 120, spool: { dropped: { total: 0 } } });
     // Ten batches' worth per replay turn: 120 items are one request, not three.
@@ -110,7 +110,7 @@ describe('spoolDir', () => {
 
   it('shutdown with more undelivered than spoolMaxBytes holds: the newest go to disk, the oldest are counted spoolFull, none dropped as shutdown', async () => {
     rig = await makeRig({ spoolDir: dir, spoolMaxBytes: 64 * 1024, maxAttempts: 1, maxQueueSize: 1000 });
-    await settled(rig.clock);
+    await quiet(rig.clock);
     await rig.down();
     // 300 spans of about 1 KB each: several times the budget, in one shutdown batch.
     const ids = rig.end(300, 'big', { 'app.note': 'n'.repeat(1000) });
@@ -125,7 +125,7 @@ describe('spoolDir', () => {
     expect(readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0)).toBeLessThanOrEqual(64 * 1024);
 
     rig = await makeRig({ spoolDir: dir });
-    await drive(rig.clock, () => rig!.processor.getStats().replayed === 300 - lost);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().replayed === 300 - lost);
     // Every item is either delivered once or counted lost; the budget kept most of a budget's worth.
     const delivered = rig.server.items.map((item) => item.id);
     expect(new Set(delivered).size).toBe(300 - lost);
@@ -135,7 +135,7 @@ describe('spoolDir', () => {
 
   it('with one export slot (exportOnStart), replaying a large spool does not starve live spans: they take turns', async () => {
     rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
-    await settled(rig.clock);
+    await quiet(rig.clock);
     await rig.down();
     rig.end(500);
     await closeRig(rig);
@@ -146,7 +146,7 @@ describe('spoolDir', () => {
     await eventually(() => rig!.server.counts.requests === 1);
     const live = new Set(rig.end(30, 'live'));
     rig.server.setResponseDelay(0);
-    await drive(rig.clock, () => rig!.processor.getStats().replayed === 500 && rig!.processor.getStats().exported === 30);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().replayed === 500 && rig!.processor.getStats().exported === 30);
     const carriesLive = rig.server.requests.map((request) => request.ids.some((id) => live.has(id)));
     expect(carriesLive.slice(0, 7)).toEqual([false, true, false, true, false, true, false]);
     expect(rig.server.items).toHaveLength(530);
@@ -162,20 +162,20 @@ describe('spoolDir', () => {
       return JSON.parse(JSON.stringify(value).replaceAll('secret', '[masked]')) as unknown;
     };
     rig = await makeRig({ spoolDir: dir, maxAttempts: 1, mask: mask as never });
-    await settled(rig.clock);
+    await quiet(rig.clock);
     await rig.down();
     const ids = rig.end(60, 'masked', { 'input.value': 'a secret prompt' });
-    await drive(rig.clock, () => rig!.processor.getStats().spooled === 60);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spooled === 60);
     expect([...masked.values()]).toEqual(ids.map(() => 1));
     await rig.up();
-    await drive(rig.clock, () => rig!.processor.getStats().replayed === 60);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().replayed === 60);
     expect([...masked.values()]).toEqual(ids.map(() => 1));
     expect(rig.server.items.map((item) => JSON.stringify(item.input)).every((input) => input.includes('a [masked] prompt'))).toBe(true);
   });
 
   it('a clean shutdown that ends a replay in flight says nothing about SGP being unreachable, and the items stay spooled', async () => {
     rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
-    await settled(rig.clock);
+    await quiet(rig.clock);
     await rig.down();
     rig.end(40);
     await closeRig(rig);
@@ -187,38 +187,38 @@ describe('spoolDir', () => {
     expect(rig.diag.at('warn')).toEqual([]);
     expect(rig.processor.getStats()).toMatchObject({ replayed: 0, outage: false, lastError: undefined });
     rig = await makeRig({ spoolDir: dir });
-    await drive(rig.clock, () => rig!.processor.getStats().replayed === 40);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().replayed === 40);
   });
 
   it('a spool directory that cannot be used: one warning, and memory holding takes over as without a spool', async () => {
     writeFileSync(join(dir, 'a-file'), '');
     rig = await makeRig({ spoolDir: join(dir, 'a-file', 'spool'), maxAttempts: 1 });
-    await settled(rig.clock);
+    await quiet(rig.clock);
     await rig.down();
     rig.end(60);
-    await drive(rig.clock, () => rig!.processor.getStats().outage);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().outage);
     expect(rig.processor.getStats()).toMatchObject({ received: 60, queued: 60, spooled: 0, spool: { writable: false } });
     expect(rig.diag.at('warn').filter((w) => /spool|unreachable/.test(w))).toEqual([
       expect.stringMatching(/spool .*a-file\/spool is off: cannot create or list the directory/),
       expect.stringContaining('holding spans and retrying, up to maxQueueSize'),
     ]);
     await rig.up();
-    await drive(rig.clock, () => rig!.processor.getStats().queued === 0);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().queued === 0);
     expect(rig.processor.getStats()).toMatchObject({ exported: 60, spooled: 0, dropped: { total: 0 } });
     rig.check();
   });
 
   it('items SGP refuses on replay are dropped alone and counted in the spool; the others arrive', async () => {
     rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
-    await settled(rig.clock);
+    await quiet(rig.clock);
     await rig.down();
     rig.end(30);
     rig.end(1, 'poison');
     rig.end(30);
-    await drive(rig.clock, () => rig!.processor.getStats().spooled === 61);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spooled === 61);
     await rig.up();
     rig.server.rejectItems((item) => item.name.startsWith('poison'), 422, 'poison span');
-    await drive(rig.clock, () => rig!.processor.getStats().spool!.dropped.total === 1 && rig!.processor.getStats().replayed === 60);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spool!.dropped.total === 1 && rig!.processor.getStats().replayed === 60);
     expect(rig.processor.getStats().spool!.dropped).toEqual({ total: 1, spoolFull: 0, corrupt: 0, rejected: 1, exportFailed: 0 });
     expect(rig.server.items).toHaveLength(60);
     expect(rig.diag.at('warn').some((w) => w.includes('spool rejected'))).toBe(true);
