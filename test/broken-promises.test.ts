@@ -194,6 +194,21 @@ describe('captureContent=false can not be lost on the way', () => {
     expect(() => new SGPSpanProcessor({ exporter, maxQueueSize: 10, env: {} })).not.toThrow();
   });
 
+  it('SGP_CAPTURE_CONTENT beside a custom exporter that is not sgp-otel\'s is reported, not silently ignored', async () => {
+    const exporter: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => undefined };
+    const diag = captureDiag();
+    const quietOne = new SGPSpanProcessor({ exporter, env: {} });
+    const warned = new SGPSpanProcessor({ exporter, env: { SGP_CAPTURE_CONTENT: 'false' } });
+    const own = new SGPSpanProcessor({ exporter: new SGPSpanExporter({ ...credentials('http://127.0.0.1:9'), env: { SGP_CAPTURE_CONTENT: 'false' } }), env: { SGP_CAPTURE_CONTENT: 'false' } });
+    await nextTurn();
+    await nextTurn();
+    diag.stop();
+    expect(diag.at('warn').filter((w) => w.includes('SGP_CAPTURE_CONTENT'))).toEqual([
+      "sgp-otel: SGP_CAPTURE_CONTENT is set, but this processor exports through a custom exporter that is not sgp-otel's: the variable has no effect on what that exporter sends",
+    ]);
+    await Promise.all([quietOne.shutdown(), warned.shutdown(), own.shutdown()]);
+  });
+
   it('a malformed SGP_CAPTURE_CONTENT turns capture off (fails closed), with a warning saying so', () => {
     const config = resolveExporterConfig({ env: { SGP_CAPTURE_CONTENT: 'off' } });
     expect(config.captureContent).toBe(false);

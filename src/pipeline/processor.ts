@@ -141,7 +141,13 @@ export class SGPSpanProcessor implements SpanProcessor {
       checkCustomExporterOptions(options);
       exporter = options.exporter;
       this.disabledReason = isSGPSpanExporter(exporter) ? exporter.disabledReason : undefined;
-      logSoon(this.log, this.config.warnings.map((warning) => ({ level: 'warn', text: `sgp-otel: ${warning}` })));
+      const warnings = [...this.config.warnings];
+      const captureVariable = (options.env ?? process.env).SGP_CAPTURE_CONTENT;
+      if (!isSGPSpanExporter(exporter) && captureVariable !== undefined && captureVariable !== '') {
+        // A privacy setting that silently does nothing is worse than a warning.
+        warnings.push('SGP_CAPTURE_CONTENT is set, but this processor exports through a custom exporter that is not sgp-otel\'s: the variable has no effect on what that exporter sends');
+      }
+      logSoon(this.log, warnings.map((warning) => ({ level: 'warn', text: `sgp-otel: ${warning}` })));
     } else {
       const exporterConfig = resolveExporterConfig(options);
       this.disabledReason = exporterConfig.disabledReason;
