@@ -1,7 +1,8 @@
 /**
  * From records to request bodies: each span is mapped, prepared (content capture, mask, size
- * budget) and serialized once, in a loop that yields to the event loop; the UTF-8 bytes are then
- * only concatenated into requests of at most 1000 items and `maxBatchBytes`.
+ * budget) and serialized once, in a loop that yields to the event loop; the JSON texts are then
+ * written, as UTF-8, straight into one buffer per request of at most 1000 items and
+ * `maxBatchBytes`. Each record's bytes are a view into its request's buffer.
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
@@ -25,11 +26,42 @@ export interface ExportRecord {
 export interface EncodedRecord {
   /** Position of the record in the export call. */
   index: number;
-  item: SGPSpanItem;
+  /** What was encoded. */
+  source: ExportRecord;
+  /**
+   * The item, kept only when mapping the span again would not give it back (it was prepared, or
+   * the span is still running); else {@link itemOf} maps it again. Items in flight are not held
+   * twice in memory: their bytes are.
+   */
+  item: SGPSpanItem | undefined;
   /** The item's JSON as UTF-8. */
   body: Buffer;
   shrunk: boolean;
 }
+
+/** One request: its body, and each record's bytes as a view into that body. */
+export interface RequestChunk {
+  body: Buffer;
+  records: EncodedRecord[];
+}
+
+/** An item's JSON text, before it is written into a request. */
+interface EncodedText {
+  index: number;
+  source: ExportRecord;
+  item: SGPSpanItem | undefined;
+  /** Large texts as UTF-8 at once (see {@link LARGE_TEXT_BYTES}). */
+  json: string | Buffer;
+  bytes: number;
+}
+
+/**
+ * Texts at least this long are turned into bytes as soon as they are made. A batch of LLM texts
+ * kept as strings until their request is written survives the young-generation collections in
+ * between, each of which copies them all (pauses of 15-40 ms with 100 KB items); bytes live
+ * outside the JavaScript heap and are never copied by a collection.
+ */
+const LARGE_TEXT_BYTES = 16 * 1024;
 
 export interface EncodeOptions {
   captureContent: boolean;
@@ -54,7 +86,67 @@ export async function encodeRecords(
   records: readonly ExportRecord[],
   options: EncodeOptions,
 ): Promise<{ encoded: EncodedRecord[]; failed: { index: number; error: Error }[] }> {
-  const encoded: EncodedRecord[] = [];
+  const { encoded, failed } = await encodeTexts(records, options);
+  return {
+    encoded: encoded.map(({ json, ...rest }) => ({ ...rest, body: typeof json === 'string' ? Buffer.from(json) : json, shrunk: false })),
+    failed,
+  };
+}
+
+/**
+ * Encodes every record it can, straight into request bodies of at most 1000 items and
+ * `maxBatchBytes` (unless one item alone is larger). Failures as in {@link encodeRecords}.
+ */
+export async function encodeRequests(
+  records: readonly ExportRecord[],
+  options: EncodeOptions,
+  maxBatchBytes: number,
+): Promise<{ chunks: RequestChunk[]; encoded: number; failed: { index: number; error: Error }[] }> {
+  const { encoded, failed } = await encodeTexts(records, options);
+  const chunks: RequestChunk[] = [];
+  for (const texts of requestChunks(encoded, maxBatchBytes, (text) => text.bytes)) chunks.push(await writeRequest(texts, options.clock));
+  return { chunks, encoded: encoded.length, failed };
+}
+
+/** The item of an encoded record: the one kept, or the span mapped again (mapping is pure, and the span has ended). */
+export function itemOf(record: EncodedRecord, resourceAttributes: ResourceAttributeFilter): SGPSpanItem {
+  return record.item ?? toSGPSpanItem(record.source.span, mappingOptions(record.source, { resourceAttributes }));
+}
+
+function mappingOptions(record: ExportRecord, options: { resourceAttributes: ResourceAttributeFilter }) {
+  return { inProgress: record.inProgress, parentId: record.parentId, resourceAttributes: options.resourceAttributes };
+}
+
+/** One request body written from the items' texts, with each record's bytes a view into it; yields like the encoding loop. */
+async function writeRequest(texts: EncodedText[], clock: Clock): Promise<RequestChunk> {
+  let size = BODY_OPEN.length + BODY_CLOSE.length + Math.max(0, texts.length - 1);
+  for (const text of texts) size += text.bytes;
+  const body = Buffer.allocUnsafe(size);
+  let at = BODY_OPEN.copy(body, 0);
+  const records: EncodedRecord[] = [];
+  let sinceYield = 0;
+  for (let i = 0; i < texts.length; i += 1) {
+    // Encoding megabytes of LLM text into the body in one go would hold the event loop.
+    if (sinceYield >= YIELD_AFTER_BYTES) {
+      sinceYield = 0;
+      await clock.yield();
+    }
+    const text = texts[i]!;
+    if (i > 0) at += BODY_COMMA.copy(body, at);
+    const written = typeof text.json === 'string' ? body.write(text.json, at) : text.json.copy(body, at);
+    records.push({ index: text.index, source: text.source, item: text.item, body: body.subarray(at, at + written), shrunk: false });
+    at += written;
+    sinceYield += written;
+  }
+  BODY_CLOSE.copy(body, at);
+  return { body, records };
+}
+
+async function encodeTexts(
+  records: readonly ExportRecord[],
+  options: EncodeOptions,
+): Promise<{ encoded: EncodedText[]; failed: { index: number; error: Error }[] }> {
+  const encoded: EncodedText[] = [];
   const failed: { index: number; error: Error }[] = [];
   await settleResources(records, options);
   let sinceYield = 0;
@@ -69,7 +161,8 @@ export async function encodeRecords(
       const encoding = encodeOne(record, index, options);
       // Only items that need preparing (mask, content capture, size budget) are awaited.
       const next = encoding instanceof Promise ? await encoding : encoding;
-      sinceYield += next.body.length;
+      sinceYield += next.bytes;
+      if (next.bytes >= LARGE_TEXT_BYTES) next.json = Buffer.from(next.json);
       encoded.push(next);
     } catch (error) {
       failed.push({ index, error: new Error(`span ${spanLabel(record.span)} could not be mapped to an SGP item: ${messageOf(error)}`) });
@@ -82,18 +175,21 @@ export async function encodeRecords(
  * The item as it will be sent: mapped, then (only when needed) stripped of content, masked and
  * cut to maxFieldBytes. Throws if any of it fails: the span is then dropped, never sent unmasked.
  */
-function encodeOne(record: ExportRecord, index: number, options: EncodeOptions): EncodedRecord | Promise<EncodedRecord> {
-  const { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes } = options;
-  const item = toSGPSpanItem(record.span, { inProgress: record.inProgress, parentId: record.parentId, resourceAttributes });
-  const body = itemBytes(item);
-  if (captureContent && mask === undefined && body.length <= maxFieldBytes) return { index, item, body, shrunk: false };
+function encodeOne(record: ExportRecord, index: number, options: EncodeOptions): EncodedText | Promise<EncodedText> {
+  const { captureContent, mask, maxFieldBytes, clock, maskDeadline } = options;
+  const item = toSGPSpanItem(record.span, mappingOptions(record, options));
+  const json = itemJson(item);
+  const bytes = Buffer.byteLength(json);
+  if (captureContent && mask === undefined && bytes <= maxFieldBytes) {
+    // A running span may change before a 413 asks for its item again: keep that one.
+    const remappable = !record.inProgress && record.span.ended !== false;
+    return { index, source: record, item: remappable ? undefined : item, json, bytes };
+  }
   const maskTimeoutMillis = Math.max(0, maskDeadline - clock.now());
-  return prepareItem(item, record.span, { captureContent, mask, maxFieldBytes, maskTimeoutMillis, clock }).then((prepared) => ({
-    index,
-    item: prepared,
-    body: itemBytes(prepared),
-    shrunk: false,
-  }));
+  return prepareItem(item, record.span, { captureContent, mask, maxFieldBytes, maskTimeoutMillis, clock }).then((prepared) => {
+    const preparedJson = itemJson(prepared);
+    return { index, source: record, item: prepared, json: preparedJson, bytes: Buffer.byteLength(preparedJson) };
+  });
 }
 
 /**
@@ -127,19 +223,24 @@ interface PendingResource {
 }
 
 /** Requests of at most 1000 items and (unless one item alone is larger) `maxBatchBytes` of body. */
-export function requestChunks<T extends { body: Buffer }>(encoded: readonly T[], maxBatchBytes: number): T[][] {
+export function requestChunks<T>(
+  encoded: readonly T[],
+  maxBatchBytes: number,
+  bytesOf: (record: T) => number = (record) => (record as { body: Buffer }).body.length,
+): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
   let size = 0;
   for (const record of encoded) {
-    const full = current.length >= SERVER_MAX_ITEMS_PER_REQUEST || size + record.body.length + 1 > maxBatchBytes;
+    const bytes = bytesOf(record);
+    const full = current.length >= SERVER_MAX_ITEMS_PER_REQUEST || size + bytes + 1 > maxBatchBytes;
     if (current.length > 0 && full) {
       chunks.push(current);
       current = [];
       size = 0;
     }
     current.push(record);
-    size += record.body.length + 1;
+    size += bytes + 1;
   }
   if (current.length > 0) chunks.push(current);
   return chunks;
@@ -160,18 +261,18 @@ export function requestBody(records: readonly { body: Buffer }[]): Buffer {
 }
 
 /** `record` with every string in its input, output and metadata cut short, marked; undefined if nothing was long. */
-export function shrink(record: EncodedRecord): EncodedRecord | undefined {
+export function shrink(record: EncodedRecord, original: SGPSpanItem): EncodedRecord | undefined {
   const cuts: Cut[] = [];
-  const { input, output, metadata } = record.item;
+  const { input, output, metadata } = original;
   const item: SGPSpanItem = {
-    ...record.item,
+    ...original,
     input: truncateStrings(input, SHRUNK_STRING_BYTES, 'input', cuts) as JsonObject,
     output: truncateStrings(output, SHRUNK_STRING_BYTES, 'output', cuts) as JsonObject,
     metadata: truncateStrings(metadata, SHRUNK_STRING_BYTES, 'metadata', cuts) as JsonObject,
   };
   if (cuts.length === 0) return undefined;
   markTruncated(item.metadata, cuts, { truncated_after: 'HTTP 413' });
-  return { index: record.index, item, body: itemBytes(item), shrunk: true };
+  return { index: record.index, source: record.source, item, body: Buffer.from(itemJson(item)), shrunk: true };
 }
 
 /**
@@ -182,9 +283,9 @@ export function shrink(record: EncodedRecord): EncodedRecord | undefined {
  */
 const UNSENDABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi;
 
-function itemBytes(item: SGPSpanItem): Buffer {
+function itemJson(item: SGPSpanItem): string {
   const json = JSON.stringify(item);
-  return Buffer.from(json.includes('\\u') ? json.replace(UNSENDABLE_ESCAPE, '$1\\ufffd') : json);
+  return json.includes('\\u') ? json.replace(UNSENDABLE_ESCAPE, '$1\\ufffd') : json;
 }
 
 function spanLabel(span: ReadableSpan): string {

@@ -8,8 +8,8 @@ import { SGPExportError } from '../errors.js';
 import { createLogger, logSoon } from '../log.js';
 import type { FinalAction } from './classify.js';
 import { classifyFailure } from './classify.js';
-import type { EncodedRecord, ExportRecord } from './encode.js';
-import { encodeRecords, requestBody, requestChunks, shrink } from './encode.js';
+import type { EncodedRecord, ExportRecord, RequestChunk } from './encode.js';
+import { encodeRequests, itemOf, requestBody, shrink } from './encode.js';
 import { RetryingTransport } from './retrying-transport.js';
 import { SGPTransport } from './transport.js';
 
@@ -166,15 +166,16 @@ export class SGPSpanExporter implements SpanExporter {
       }
       const { captureContent, mask, maxFieldBytes, clock, maxBatchBytes, resourceAttributes } = this.config;
       const maskDeadline = clock.now() + Math.max(0, deadline - clock.now()) / 2;
-      const { encoded, failed } = await encodeRecords(records, { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes });
+      const options = { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes };
+      const { chunks, encoded, failed } = await encodeRequests(records, options, maxBatchBytes);
       for (const { index, error } of failed) {
         report.outcomes[index] = 'unmappable';
         report.error = error;
         report.errors!.unmappable = error;
       }
       // One budget for the whole call, however many requests its records need.
-      const budget = { left: splitBudget(encoded.length) };
-      for (const chunk of requestChunks(encoded, maxBatchBytes)) await this.deliverChunk(chunk, deadline, report, budget);
+      const budget = { left: splitBudget(encoded) };
+      for (const chunk of chunks) await this.deliverChunk(chunk, deadline, report, budget);
     } catch (error) {
       // Nothing above should throw; if it does, the records still settle, as failed.
       report.error = error instanceof Error ? error : new Error(String(error));
@@ -189,10 +190,10 @@ export class SGPSpanExporter implements SpanExporter {
    * of a level (four or more) is refused for the very same reason, as a server that refuses
    * everything would.
    */
-  private async deliverChunk(chunk: EncodedRecord[], deadline: number, report: ExportReport, budget: { left: number }): Promise<void> {
-    const first = await this.sendOnce(chunk, deadline, report);
+  private async deliverChunk(chunk: RequestChunk, deadline: number, report: ExportReport, budget: { left: number }): Promise<void> {
+    const first = await this.sendOnce(chunk.records, deadline, report, chunk.body);
     if (first === undefined) return;
-    let refused: { records: EncodedRecord[]; error: SGPExportError }[] = [{ records: chunk, error: first }];
+    let refused: { records: EncodedRecord[]; error: SGPExportError }[] = [{ records: chunk.records, error: first }];
     while (refused.length > 0) {
       const next: typeof refused = [];
       let sent = 0;
@@ -225,8 +226,8 @@ export class SGPSpanExporter implements SpanExporter {
    * Sends `records` in one request (with retries). Returns the error when SGP refused the content,
    * for the caller to split; settles the records itself otherwise.
    */
-  private async sendOnce(records: EncodedRecord[], deadline: number, report: ExportReport): Promise<SGPExportError | undefined> {
-    const attempted = await this.transport!.send(requestBody(records), deadline);
+  private async sendOnce(records: EncodedRecord[], deadline: number, report: ExportReport, body = requestBody(records)): Promise<SGPExportError | undefined> {
+    const attempted = await this.transport!.send(body, deadline);
     report.requests += attempted.attempts;
     report.retries += Math.max(0, attempted.attempts - 1);
     const error = attempted.error;
@@ -242,10 +243,11 @@ export class SGPSpanExporter implements SpanExporter {
 
   /** A single item SGP refused: a 413 is sent once more with its strings cut short; anything else is rejected. */
   private async settleSingle(record: EncodedRecord, error: SGPExportError, deadline: number, report: ExportReport): Promise<void> {
-    const smaller = error.status === 413 && !record.shrunk ? shrink(record) : undefined;
+    const item = itemOf(record, this.config.resourceAttributes);
+    const smaller = error.status === 413 && !record.shrunk ? shrink(record, item) : undefined;
     const final = smaller ? await this.sendOnce([smaller], deadline, report) : error;
     if (final === undefined) return;
-    this.settle([record], 'reject', final.withMessage(`SGP rejected span "${record.item.name}" (${record.item.id}): ${final.message}`), report);
+    this.settle([record], 'reject', final.withMessage(`SGP rejected span "${item.name}" (${item.id}): ${final.message}`), report);
   }
 
   private settle(records: EncodedRecord[], action: FinalAction, error: SGPExportError, report: ExportReport): void {

@@ -104,8 +104,17 @@ export function parseMaybeJson(value: unknown): JsonValue | undefined {
  * rebuilt as a dense array of objects in index order, values parsed like every other attribute.
  */
 export function unflattenIndexed(attrs: Attributes, prefix: string): JsonObject[] {
+  if (!indexedKeysPossible) return [];
   return rebuildIndexed(attrs, prefix, parseMaybeJson);
 }
+
+/**
+ * False only while {@link interpretConventions} maps a span none of whose keys contains `.<digits>.`,
+ * the mark of every flattened indexed key: then the dozen indexed sources it asks need not each
+ * walk the attributes to find nothing, which most spans would otherwise pay for.
+ */
+let indexedKeysPossible = true;
+const INDEXED_KEY_MARK = /\.\d+\./;
 
 /** OpenInference wraps each message as `{ message: {...} }` and tool calls as `{ tool_call: {...} }`. */
 function unwrapOpenInference(messages: JsonObject[]): JsonObject[] {
@@ -134,8 +143,14 @@ function objectOr(value: JsonValue | undefined, key: string): JsonObject | undef
 /** Builds an object from the keys whose value is defined. */
 function defined(fields: Record<string, JsonValue | undefined>): JsonObject | undefined {
   const out: JsonObject = {};
-  for (const [key, value] of Object.entries(fields)) if (value !== undefined) setOwn(out, key, value);
-  return Object.keys(out).length > 0 ? out : undefined;
+  let any = false;
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    if (value === undefined) continue;
+    setOwn(out, key, value);
+    any = true;
+  }
+  return any ? out : undefined;
 }
 
 /** A list attribute (JSON text of an array, or an array of JSON texts) as a JSON array. */
@@ -163,6 +178,9 @@ const indexedUnder = (prefix: string) => {
   const pattern = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\d+\\.`);
   return (key: string) => pattern.test(key);
 };
+
+const OPENINFERENCE_INDEXED_INPUTS = ['llm.input_messages.', 'llm.prompts.', 'embedding.embeddings.', 'reranker.input_documents.'].map(indexedUnder);
+const OPENINFERENCE_INDEXED_OUTPUTS = ['llm.output_messages.', 'llm.choices.', 'retrieval.documents.', 'reranker.output_documents.'].map(indexedUnder);
 
 const GENAI_INPUT_EVENTS: Record<string, string> = {
   'gen_ai.system.message': 'system',
@@ -329,10 +347,7 @@ export const INPUT_SOURCES: ContentSource[] = [
       key === 'llm.prompt_template.template' ||
       key === 'llm.prompt_template.variables' ||
       key === 'reranker.query' ||
-      indexedUnder('llm.input_messages.')(key) ||
-      indexedUnder('llm.prompts.')(key) ||
-      indexedUnder('embedding.embeddings.')(key) ||
-      indexedUnder('reranker.input_documents.')(key),
+      OPENINFERENCE_INDEXED_INPUTS.some((owns) => owns(key)),
     read: (_, a) => {
       const inputMessages = unflattenIndexed(a, 'llm.input_messages.');
       const llm = defined({
@@ -459,10 +474,7 @@ export const OUTPUT_SOURCES: ContentSource[] = [
     claims: (key) =>
       key === 'output.value' ||
       key === 'output.mime_type' ||
-      indexedUnder('llm.output_messages.')(key) ||
-      indexedUnder('llm.choices.')(key) ||
-      indexedUnder('retrieval.documents.')(key) ||
-      indexedUnder('reranker.output_documents.')(key),
+      OPENINFERENCE_INDEXED_OUTPUTS.some((owns) => owns(key)),
     read: (_, a) => {
       const messages = unflattenIndexed(a, 'llm.output_messages.');
       if (messages.length > 0) return inFormat(CHAT, { messages: unwrapOpenInference(messages) });
@@ -633,12 +645,18 @@ export const LLM_FIELDS: Record<string, string[]> = {
 
 const LLM_FAMILY = /^(gen_ai|ai|llm|embedding)\./;
 
-function llmMetadata(a: Attributes): JsonObject | undefined {
-  if (!Object.keys(a).some((key) => LLM_FAMILY.test(key))) return undefined;
+const LLM_FIELD_SOURCES = Object.entries(LLM_FIELDS);
+
+function llmMetadata(a: Attributes, keys: readonly string[]): JsonObject | undefined {
+  if (!keys.some((key) => LLM_FAMILY.test(key))) return undefined;
   const out: JsonObject = {};
-  for (const [field, keys] of Object.entries(LLM_FIELDS)) {
-    const key = keys.find((k) => a[k] !== undefined && a[k] !== '');
-    if (key !== undefined) out[field] = attributeToJson(a[key]) ?? null;
+  for (const [field, sources] of LLM_FIELD_SOURCES) {
+    for (const key of sources) {
+      const value = a[key];
+      if (value === undefined || value === '') continue;
+      out[field] = attributeToJson(value) ?? null;
+      break;
+    }
   }
   if (Object.keys(out).length === 0) return undefined;
   const model = out.response_model ?? out.request_model ?? out.embedding_model;
@@ -687,6 +705,16 @@ export const CONTENT_EVENTS: ReadonlySet<string> = new Set([
 ]);
 
 export function interpretConventions(span: ConventionInput): ConventionResult {
+  const keys = Object.keys(span.attributes);
+  indexedKeysPossible = keys.some((key) => INDEXED_KEY_MARK.test(key));
+  try {
+    return readConventions(span, keys);
+  } finally {
+    indexedKeysPossible = true;
+  }
+}
+
+function readConventions(span: ConventionInput, keys: readonly string[]): ConventionResult {
   const a = span.attributes;
   let type: SGPSpanType | undefined;
   for (const source of TYPE_SOURCES) {
@@ -703,7 +731,7 @@ export function interpretConventions(span: ConventionInput): ConventionResult {
     output: recorded(firstContent(OUTPUT_SOURCES, span)),
     type,
     groupId: groupKey === undefined ? undefined : (a[groupKey] as string),
-    llm: llmMetadata(a),
+    llm: llmMetadata(a, keys),
     claimedAttribute: (key) =>
       key === SGP_ATTRIBUTES.groupId ||
       (key === SGP_ATTRIBUTES.spanType && type === a[SGP_ATTRIBUTES.spanType]) ||
