@@ -7,7 +7,7 @@ import { SGPSpanProcessor } from '../src/pipeline/processor.js';
 import { detectServerless } from '../src/pipeline/serverless-runtime.js';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
-import { ACCOUNT_ID, API_KEY, providerWith, quiet, virtualClock } from './helpers.js';
+import { ACCOUNT_ID, API_KEY, captureDiag, providerWith, quiet, virtualClock } from './helpers.js';
 import type { VirtualClock } from './helpers.js';
 
 // The freeze simulation: the virtual clock is never advanced, so no timer of ours ever fires, as in
@@ -243,6 +243,42 @@ describe('handing the delivery to the platform: waitUntil', () => {
     expect(settled).toBe(true);
     await Promise.all(pending);
     expect(pending).toHaveLength(3);
+  });
+
+  it('a root that never ends is let go after 15 minutes even when no other request comes', async () => {
+    const clock = virtualClock();
+    const pending: Promise<void>[] = [];
+    const provider = providerWith(processorOn({}, clock, { exportOnRootEnd: false, waitUntil: (promise: Promise<void>) => pending.push(promise) }));
+    provider.getTracer('worker').startSpan('never-ends');
+    let settled = false;
+    void pending[0]!.then(() => (settled = true));
+    clock.advance(15 * 60_000 - 1);
+    await quiet(clock);
+    expect(settled).toBe(false);
+    clock.advance(2);
+    await quiet(clock);
+    expect(settled).toBe(true);
+  });
+
+  it('with maxQueueSize roots already waited for, a new root gets no waitUntil, and that is reported, not silent', async () => {
+    const clock = virtualClock();
+    const pending: Promise<void>[] = [];
+    const diag = captureDiag();
+    const provider = providerWith(processorOn({}, clock, { exportOnRootEnd: false, maxQueueSize: 5, waitUntil: (promise: Promise<void>) => pending.push(promise) }));
+    const tracer = provider.getTracer('worker');
+    for (let i = 0; i < 7; i += 1) tracer.startSpan(`leaked-${i}`);
+    diag.stop();
+    expect(pending).toHaveLength(5);
+    expect(diag.at('warn')).toEqual([expect.stringMatching(/^sgp-otel: waitUntil not registered: maxQueueSize \(5\) root spans are open/)]);
+  });
+
+  it('a waitUntil that throws is reported once per interval, not once per request', async () => {
+    const clock = virtualClock();
+    const diag = captureDiag();
+    const provider = providerWith(processorOn({}, clock, { exportOnRootEnd: false, waitUntil: () => { throw new Error('no request context'); } }));
+    for (let i = 0; i < 100; i += 1) provider.getTracer('worker').startSpan(`request-${i}`).end();
+    diag.stop();
+    expect(diag.at('warn')).toEqual(['sgp-otel: waitUntil threw; the root is not waited for: no request context']);
   });
 
   it('during an outage, each request\'s waitUntil does not make SGP be probed at the request rate', async () => {

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
  * summed until the interval has passed and `flush()` or another drop of that reason reports them.
  */
 export class DropLog {
-  private readonly pending = new Map<string, { count: number; detail: string }>();
+  private readonly pending = new Map<string, { count: number; detail: string; note: boolean }>();
   private readonly lastReported = new Map<string, number>();
 
   constructor(
@@ -15,14 +15,15 @@ export class DropLog {
     private readonly log: Logger,
   ) {}
 
-  record(reason: string, count: number, detail: string): void {
+  /** `note`: a warning that is not a drop (a callback of the user's that threw), counted in times. */
+  record(reason: string, count: number, detail: string, note = false): void {
     if (count <= 0) return;
     const entry = this.pending.get(reason);
     if (entry) {
       entry.count += count;
       entry.detail = detail;
     } else {
-      this.pending.set(reason, { count, detail });
+      this.pending.set(reason, { count, detail, note });
     }
     this.reportDue(reason);
   }
@@ -40,6 +41,7 @@ export class DropLog {
     if (!force && last !== undefined && now - last < this.intervalMillis) return;
     this.pending.delete(reason);
     this.lastReported.set(reason, now);
-    this.log.warn(`sgp-otel: dropped ${entry.count} span${entry.count === 1 ? '' : 's'} (${reason}): ${entry.detail}`);
+    if (entry.note) this.log.warn(`sgp-otel: ${reason}${entry.count === 1 ? '' : ` (${entry.count} times)`}: ${entry.detail}`);
+    else this.log.warn(`sgp-otel: dropped ${entry.count} span${entry.count === 1 ? '' : 's'} (${reason}): ${entry.detail}`);
   }
 }

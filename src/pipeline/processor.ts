@@ -122,6 +122,8 @@ export class SGPSpanProcessor implements SpanProcessor {
   private replaying = false;
   /** The last export started was a replay: a due batch of live spans goes next, so neither starves the other. */
   private replayedLast = false;
+  /** During an outage with nothing replayable on disk: the next export is a live batch, not a spill. */
+  private probeLive = false;
   private cancelRescan: (() => void) | undefined;
 
   constructor(options: SGPSpanProcessorOptions = {}) {
@@ -168,6 +170,11 @@ export class SGPSpanProcessor implements SpanProcessor {
       exportTimeoutMillis: this.config.exportTimeoutMillis,
       // Never rejects into the platform: what was not delivered is counted and logged as always.
       flush: (timeoutMillis) => this.flushQueued('waitUntil', { liftOutagePause: false, timeoutMillis }),
+      onFull: () =>
+        this.stats.note(
+          'waitUntil not registered',
+          `maxQueueSize (${this.config.maxQueueSize}) root spans are open and waited for already (spans that are never ended?); this root's spans are left to the schedule`,
+        ),
     });
     const { exportOnStart, exportUnendedOnShutdown, maxQueueSize } = this.config;
     this.openSpans =
@@ -296,6 +303,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     this.cancelRescan?.();
     this.cancelRescan = undefined;
     if (this.state !== 'running') return;
+    void this.spool?.touch();
     this.spoolBacklog = true;
     this.cancelRescan = this.clock.schedule(() => this.rescanSpool(), SPOOL_RESCAN_MILLIS);
     this.kickSoon();
@@ -315,7 +323,8 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (delivered !== undefined) register(delivered);
     } catch (error) {
       if (delivered !== undefined) this.rootWaits.forget(span.spanContext());
-      this.log.warn(`sgp-otel: waitUntil threw: ${error instanceof Error ? error.message : String(error)}`);
+      // Reported like a drop: once, then counted per interval, not a line per request.
+      this.stats.note('waitUntil threw; the root is not waited for', error instanceof Error ? error.message : String(error));
     }
   }
 
@@ -478,7 +487,7 @@ export class SGPSpanProcessor implements SpanProcessor {
         return;
       }
       const queueDue = this.queue.size >= this.config.maxExportBatchSize || (this.queue.size > 0 && this.drainUntil > this.taken);
-      if (!carriesHeld && this.spoolBacklog && !this.replaying && this.state === 'running' && !(this.replayedLast && queueDue)) {
+      if (!carriesHeld && this.spoolBacklog && !this.probeLive && !this.replaying && this.state === 'running' && !(this.replayedLast && queueDue)) {
         this.stopTimer();
         this.launchReplay();
         continue;
@@ -503,6 +512,7 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   private launch(batch: QueueEntry[], first: number, carriesHeld: boolean): void {
     this.replayedLast = false;
+    this.probeLive = false;
     const id = this.nextExportId;
     this.nextExportId += 1;
     let spans = 0;
@@ -545,9 +555,11 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   /** During an outage, hands the batches that are due to the spool instead of exporting them. */
   private spillDue(): void {
-    while (this.queue.size >= this.config.maxExportBatchSize || (this.queue.size > 0 && this.drainUntil > this.taken)) {
+    // With nothing on disk to probe SGP with, the newest batch stays queued to be the probe.
+    const keep = this.probeLive ? this.config.maxExportBatchSize : 0;
+    while (this.queue.size > keep && (this.queue.size >= this.config.maxExportBatchSize || this.drainUntil > this.taken)) {
       const first = this.taken;
-      const entries = this.queue.take(SPILL_CHUNK);
+      const entries = this.queue.take(Math.min(SPILL_CHUNK, this.queue.size - keep));
       this.taken += entries.length;
       this.spill(entries, first);
     }
@@ -637,6 +649,9 @@ export class SGPSpanProcessor implements SpanProcessor {
     const result = await this.spool!.replayNext(items, this.clock.now() + this.config.exportTimeoutMillis);
     if (result === undefined) {
       this.spoolBacklog = false;
+      // Nothing on disk could be sent (none left, or none this process can claim or read): during
+      // an outage a live batch must probe SGP instead, or the outage would never be seen to end.
+      this.probeLive = this.outageRounds > 0;
       return;
     }
     this.stats.exportRequests += result.requests;
@@ -659,6 +674,7 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   private outageOver(): void {
+    this.probeLive = false;
     this.log.info(`sgp-otel: SGP is reachable again after ${this.outageRounds} failed round${this.outageRounds === 1 ? '' : 's'}`);
     this.outageRounds = 0;
   }

@@ -10,7 +10,7 @@
  *   (children and flush) at most `exportTimeoutMillis`;
  * - a root that never ends is let go after {@link MAX_ROOT_OPEN_MILLIS} (no serverless invocation
  *   runs longer), so a leaked span cannot pin its promise and its entry for the life of a server;
- * - at most `maxEntries` roots are watched at once; beyond that a root gets no promise.
+ * - at most `maxEntries` roots are watched at once; beyond that a root gets no promise (reported).
  * Only traces with a watched root are tracked: with no waitUntil, this costs one size check per span.
  */
 import type { Clock } from '../clock.js';
@@ -46,12 +46,15 @@ export interface RootWaitsOptions {
   exportTimeoutMillis: number;
   /** Exports everything accepted so far; settles (never rejects) within `timeoutMillis`. */
   flush(timeoutMillis: number): Promise<void>;
+  /** A root got no promise: `maxEntries` roots are watched already. */
+  onFull(): void;
 }
 
 export class RootWaits {
   /** Watched roots by span id, in the order they started (oldest first). */
   private readonly roots = new Map<string, RootWait>();
   private readonly traces = new Map<string, WatchedTrace>();
+  private cancelSweep: (() => void) | undefined;
 
   constructor(private readonly options: RootWaitsOptions) {}
 
@@ -70,7 +73,11 @@ export class RootWaits {
    */
   watch(span: WatchedSpan): Promise<void> | undefined {
     this.letGoOfStale();
-    if (this.roots.size >= this.options.maxEntries || this.roots.has(span.spanId)) return undefined;
+    if (this.roots.has(span.spanId)) return undefined;
+    if (this.roots.size >= this.options.maxEntries) {
+      this.options.onFull();
+      return undefined;
+    }
     let settle!: () => void;
     const promise = new Promise<void>((resolve) => (settle = resolve));
     const wait: RootWait = { spanId: span.spanId, traceId: span.traceId, startedAt: this.options.clock.now(), settle, ended: false, cancelBound: undefined };
@@ -81,6 +88,7 @@ export class RootWaits {
       this.traces.set(span.traceId, trace);
     }
     trace.roots.add(wait);
+    this.sweepLater();
     return promise;
   }
 
@@ -116,6 +124,8 @@ export class RootWaits {
 
   /** Settles every promise now (shutdown: what could be delivered was). */
   settleAll(): void {
+    this.cancelSweep?.();
+    this.cancelSweep = undefined;
     for (const wait of [...this.roots.values()]) {
       this.drop(wait);
       wait.settle();
@@ -126,6 +136,24 @@ export class RootWaits {
   private release(wait: RootWait, timeoutMillis: number): void {
     this.drop(wait);
     this.options.flush(timeoutMillis).then(wait.settle, wait.settle);
+  }
+
+  /** Lets go of stale roots when the oldest one watched turns stale, even if no other root starts by then. */
+  private sweepLater(): void {
+    if (this.cancelSweep !== undefined) return;
+    let oldest: RootWait | undefined;
+    for (const wait of this.roots.values()) {
+      if (wait.ended) continue;
+      oldest = wait;
+      break;
+    }
+    if (oldest === undefined) return;
+    const due = oldest.startedAt + MAX_ROOT_OPEN_MILLIS - this.options.clock.now();
+    this.cancelSweep = this.options.clock.schedule(() => {
+      this.cancelSweep = undefined;
+      this.letGoOfStale();
+      this.sweepLater();
+    }, Math.max(0, due) + 1);
   }
 
   /** Lets go of roots open longer than any invocation runs: their promises settle. */

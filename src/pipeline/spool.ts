@@ -57,7 +57,7 @@ export interface ReplayResult {
 export class SpanSpool {
   readonly directory: SpoolDirectory;
   replayed = 0;
-  readonly dropped: SGPSpoolStats['dropped'] = { total: 0, spoolFull: 0, corrupt: 0, rejected: 0, exportFailed: 0 };
+  readonly dropped: SGPSpoolStats['dropped'] = { total: 0, spoolFull: 0, corrupt: 0, deleted: 0, rejected: 0, exportFailed: 0 };
   private readonly sender: ReplaySender;
   private claim: Claim | undefined;
 
@@ -148,6 +148,11 @@ export class SpanSpool {
       await this.directory.finish(claim);
     }
     return result;
+  }
+
+  /** Tells processes sharing the directory that this one is alive (see {@link SpoolDirectory.touch}). Never rejects. */
+  touch(): Promise<void> {
+    return this.directory.touch().catch(() => undefined);
   }
 
   /** Ends a replay request in flight now; its items stay spooled. */

@@ -44,8 +44,10 @@ export interface SGPSpoolStats {
     total: number;
     /** Evicted with the oldest segment to stay within spoolMaxBytes. */
     spoolFull: number;
-    /** Unreadable: a torn or corrupt record. Each damaged stretch of a segment counts once (exactly one record when its length was intact); the records around it are read. */
+    /** Unreadable: a torn or corrupt record. A damaged stretch counts the records it held (estimated from the segment's whole records when its length fields are gone); the records around it are read. */
     corrupt: number;
+    /** The segment file was deleted by something other than sgp-otel (the directory removed, say) before it was replayed. */
+    deleted: number;
     /** Replayed, and refused by SGP for its content (the item at fault in a 400/409/413/422 batch). */
     rejected: number;
     /** Replayed, and a 500 outlasted the retries. */
@@ -132,7 +134,7 @@ export class ProcessorStats {
 
   /** A warning that is not a drop, rate-limited like one (a filter that threw). */
   note(what: string, detail: string): void {
-    this.dropLog.record(what, 1, detail);
+    this.dropLog.record(what, 1, detail, true);
   }
 
   /** Items lost from the spool: reported like drops, counted in the spool's own books. */

@@ -23,12 +23,12 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { SEGMENT_MAGIC, frameRecords, framedBytes, parseSegment } from './segment.js';
 
-export type SpoolFs = Pick<typeof fsPromises, 'mkdir' | 'readdir' | 'stat' | 'open' | 'rename' | 'unlink' | 'readFile'>;
+export type SpoolFs = Pick<typeof fsPromises, 'mkdir' | 'readdir' | 'stat' | 'open' | 'rename' | 'unlink' | 'readFile' | 'utimes'>;
 
 /** A segment left by a process on another host is taken over once untouched this long. */
 export const STALE_OWNER_MILLIS = 10 * 60_000;
 
-export type SpoolLossReason = 'spoolFull' | 'corrupt';
+export type SpoolLossReason = 'spoolFull' | 'corrupt' | 'deleted';
 
 /** Whether a payload handed to {@link SpoolDirectory.append} is in the spool. */
 export type AppendOutcome = 'written' | 'full' | 'off';
@@ -108,6 +108,8 @@ export class SpoolDirectory {
   private listed = false;
   private chain: Promise<unknown> = Promise.resolve();
   private lastCreatedAt = -1;
+  /** Files this process tried and could not claim or read: never picked again. */
+  private readonly unusable = new Set<string>();
   private readonly warned = new Set<string>();
 
   constructor(private readonly options: SpoolDirectoryOptions) {
@@ -195,8 +197,9 @@ export class SpoolDirectory {
 
   private async appendPiece(payloads: readonly Buffer[]): Promise<AppendOutcome> {
     const data = frameRecords(payloads);
-    const needed = data.length + (this.open ? 0 : SEGMENT_MAGIC.length);
     try {
+      await this.checkOpen();
+      const needed = data.length + (this.open ? 0 : SEGMENT_MAGIC.length);
       if (this.usage().bytes + needed > this.maxBytes) {
         await this.scan();
         await this.evictFor(needed);
@@ -219,6 +222,41 @@ export class SpoolDirectory {
   }
 
   /**
+   * Makes sure the open segment is still where this process writes it. Deleted under us (the
+   * directory removed, say): what it held is lost and counted, and the directory is made again.
+   * Renamed by another process that took it over: what it held is that process's to replay.
+   */
+  private async checkOpen(): Promise<void> {
+    const open = this.open;
+    if (open === undefined) return;
+    try {
+      await this.fs.stat(join(this.path, open.file.name));
+      return;
+    } catch (error) {
+      if (codeOf(error) !== 'ENOENT') throw error;
+    }
+    this.open = undefined;
+    this.files.delete(open.file.name);
+    const links = await open.handle.stat().then((stat) => stat.nlink, () => 0);
+    await open.handle.close().catch(() => undefined);
+    if (links === 0 && open.records > 0) {
+      this.options.onLoss('deleted', open.records, `spool segment ${open.file.name} was deleted by something other than sgp-otel before it was replayed`);
+    }
+    await this.fs.mkdir(this.path, { recursive: true, mode: 0o700 });
+  }
+
+  /** Refreshes the modification time of this process's open and claimed segments, so other processes see their owner is alive. */
+  touch(): Promise<void> {
+    return this.exclusive(async () => {
+      const now = new Date(this.options.clock.now());
+      for (const file of this.files.values()) {
+        if (file.owner?.tag !== this.me.tag) continue;
+        await this.fs.utimes(join(this.path, file.name), now, now).catch(() => undefined);
+      }
+    });
+  }
+
+  /**
    * Claims the oldest segment any process left for replay (sealing this process's open segment
    * when there is no other), and reads it. Undefined when the spool holds nothing to replay.
    */
@@ -237,10 +275,13 @@ export class SpoolDirectory {
           const name = await this.take(victim);
           if (name === undefined) continue;
           const records = await this.readClaimed(name, victim);
+          if (records === undefined) continue;
           if (records.length > 0) return { name, stem: victim.stem, records, next: 0 };
           await this.remove(name);
         }
       } catch (error) {
+        // The directory itself is gone (deleted under us): nothing to replay; writing recreates it.
+        if (codeOf(error) === 'ENOENT') return undefined;
         this.warnOnce(`claim:${codeOf(error)}`, `sgp-otel: spool ${this.path}: cannot replay (${describe(error)}); spooled spans stay on disk`);
         return undefined;
       }
@@ -299,6 +340,7 @@ export class SpoolDirectory {
   /** Segments this process may take, oldest first. */
   private claimable(): SegmentFile[] {
     return [...this.files.values()]
+      .filter((file) => !this.unusable.has(file.name))
       .filter((file) => file.kind === 'seg' || (file.owner !== undefined && this.ownerGone(file.owner, file.mtimeMs)))
       .sort((a, b) => (a.stem < b.stem ? -1 : a.stem > b.stem ? 1 : 0));
   }
@@ -310,10 +352,12 @@ export class SpoolDirectory {
     if (owner.pid === process.pid) return !LIVE_TAGS.has(owner.tag);
     try {
       process.kill(owner.pid, 0);
-      return false;
     } catch (error) {
       return codeOf(error) === 'ESRCH';
     }
+    // A live pid may be another program that got a dead owner's pid: a live owner touches its
+    // files at every rescan, so one untouched this long belongs to nobody.
+    return this.options.clock.now() - mtimeMs > STALE_OWNER_MILLIS;
   }
 
   /** Renames `file` to a name claimed by this process; undefined when another process took it first. */
@@ -322,23 +366,37 @@ export class SpoolDirectory {
     try {
       await this.fs.rename(join(this.path, file.name), join(this.path, name));
     } catch (error) {
-      if (codeOf(error) !== 'ENOENT') throw error;
-      this.files.delete(file.name);
+      if (codeOf(error) === 'ENOENT') this.files.delete(file.name);
+      else this.skip(file.name, 'cannot claim', error);
       return undefined;
     }
     this.renamed(file.name, name, 'claimed', this.me);
     return name;
   }
 
-  private async readClaimed(name: string, file: SegmentFile): Promise<Buffer[]> {
-    const parsed = parseSegment(await this.fs.readFile(join(this.path, name)));
+  /** The records of a segment this process claimed; undefined (and the file skipped from now on) when it cannot be read. */
+  private async readClaimed(name: string, file: SegmentFile): Promise<Buffer[] | undefined> {
+    let data: Buffer;
+    try {
+      data = await this.fs.readFile(join(this.path, name));
+    } catch (error) {
+      this.skip(name, 'cannot read', error);
+      return undefined;
+    }
+    const parsed = parseSegment(data);
     if (parsed.damaged > 0) {
       const what = parsed.foreign
         ? 'is not a spool segment'
-        : `has ${parsed.skippedBytes} damaged bytes in ${parsed.damaged} place${parsed.damaged === 1 ? '' : 's'} (a torn or corrupt write)`;
-      this.options.onLoss('corrupt', parsed.damaged, `spool segment ${file.name} ${what}; those bytes were skipped, ${parsed.records.length} records read`);
+        : `has ${parsed.skippedBytes} damaged bytes in ${parsed.damaged} place${parsed.damaged === 1 ? '' : 's'} (a torn or corrupt write), about ${parsed.lost} record${parsed.lost === 1 ? '' : 's'}`;
+      this.options.onLoss('corrupt', parsed.lost, `spool segment ${file.name} ${what}; those bytes were skipped, ${parsed.records.length} records read`);
     }
     return parsed.records;
+  }
+
+  /** Leaves a file this process cannot use (another user's, a directory, unreadable) alone from now on, with one warning. */
+  private skip(name: string, what: string, error: unknown): void {
+    this.unusable.add(name);
+    this.warnOnce(`skip:${name}`, `sgp-otel: spool ${this.path}: ${what} ${name} (${describe(error)}); skipping it, the other segments are replayed`);
   }
 
   private async remove(name: string): Promise<void> {

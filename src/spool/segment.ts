@@ -39,42 +39,59 @@ export function framedBytes(payloadBytes: number): number {
 export interface ParsedSegment {
   /** Every record whose frame is whole and whose checksum matches, in the order written. */
   records: Buffer[];
-  /** Bytes that could not be read as records (damaged records, a torn tail); 0 when none. */
+  /** Bytes that could not be read as records (a damaged magic, damaged records, a torn tail); 0 when none. */
   skippedBytes: number;
-  /**
-   * Damaged stretches skipped: each held at least one record (exactly one when its length field
-   * was intact). A lower bound on the records lost.
-   */
+  /** Damaged stretches skipped (a damaged magic is one). */
   damaged: number;
-  /** The file does not start with the magic: nothing in it was read. */
+  /**
+   * Records lost in the damaged stretches: exact where a length field survived, otherwise
+   * estimated from the size of the segment's whole records (at least one per stretch that held
+   * record bytes).
+   */
+  lost: number;
+  /** Nothing in the file reads as a spool segment: no magic and no record. */
   foreign: boolean;
 }
 
 export function parseSegment(data: Buffer): ParsedSegment {
-  if (data.length < SEGMENT_MAGIC.length || !data.subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC)) {
+  const magicIntact = data.length >= SEGMENT_MAGIC.length && data.subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC);
+  if (data.length <= SEGMENT_MAGIC.length && !magicIntact) {
     // A segment created but killed before its magic was whole holds nothing: not corrupt, just empty.
-    const empty = data.length < SEGMENT_MAGIC.length && SEGMENT_MAGIC.subarray(0, data.length).equals(data);
-    return { records: [], skippedBytes: empty ? 0 : data.length, damaged: empty ? 0 : 1, foreign: !empty };
+    const empty = SEGMENT_MAGIC.subarray(0, data.length).equals(data);
+    return { records: [], skippedBytes: empty ? 0 : data.length, damaged: empty ? 0 : 1, lost: 0, foreign: !empty };
   }
   const records: Buffer[] = [];
-  let skippedBytes = 0;
-  let damaged = 0;
-  let at = SEGMENT_MAGIC.length;
+  const stretches: { bytes: number; records: number | undefined }[] = [];
+  let recordBytes = 0;
+  // A damaged magic costs no record: the frames after it are read all the same.
+  let at = magicIntact ? SEGMENT_MAGIC.length : nextFrame(data, 0);
+  if (!magicIntact) stretches.push({ bytes: at, records: at <= SEGMENT_MAGIC.length ? 0 : undefined });
   while (at < data.length) {
     const frame = frameAt(data, at);
     if (frame.kind === 'record') {
       records.push(frame.payload);
+      recordBytes += frame.end - at;
       at = frame.end;
       continue;
     }
-    damaged += 1;
     // A bad checksum under a plausible length: step over that one record if a good frame (or the
     // end of the file) follows it; otherwise the length is garbage too, so look for the next frame.
-    const resume = frame.kind === 'badChecksum' && (frame.end === data.length || frameAt(data, frame.end).kind === 'record') ? frame.end : nextFrame(data, at + 1);
-    skippedBytes += resume - at;
+    const stepOver = frame.kind === 'badChecksum' && (frame.end === data.length || frameAt(data, frame.end).kind === 'record');
+    const resume = stepOver ? frame.end : nextFrame(data, at + 1);
+    stretches.push({ bytes: resume - at, records: stepOver ? 1 : undefined });
     at = resume;
   }
-  return { records, skippedBytes, damaged, foreign: false };
+  if (!magicIntact && records.length === 0) {
+    return { records, skippedBytes: data.length, damaged: 1, lost: 0, foreign: true };
+  }
+  const averageRecord = records.length > 0 ? recordBytes / records.length : Number.POSITIVE_INFINITY;
+  let lost = 0;
+  let skippedBytes = 0;
+  for (const stretch of stretches) {
+    skippedBytes += stretch.bytes;
+    lost += stretch.records ?? Math.max(1, Math.round(stretch.bytes / averageRecord));
+  }
+  return { records, skippedBytes, damaged: stretches.length, lost, foreign: false };
 }
 
 type Frame = { kind: 'record'; payload: Buffer; end: number } | { kind: 'badChecksum'; end: number } | { kind: 'garbage' };

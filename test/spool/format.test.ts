@@ -41,7 +41,7 @@ describe('segment format', () => {
   it('reads back every record, byte for byte, in the order written', () => {
     const items = [item(1), Buffer.from('{"unicode":"\u00e9\u4e2d"}'), Buffer.from('{}'), item(2)];
     const parsed = parseSegment(Buffer.concat([SEGMENT_MAGIC, frameRecords(items)]));
-    expect(parsed).toEqual({ records: items, skippedBytes: 0, damaged: 0, foreign: false });
+    expect(parsed).toEqual({ records: items, skippedBytes: 0, damaged: 0, lost: 0, foreign: false });
   });
 
   it('a torn last record (the process killed mid-write) is skipped and measured, the records before it kept', () => {
@@ -89,8 +89,27 @@ describe('segment format', () => {
     expect(parsed.skippedBytes).toBe(3 * (8 + item(1).length));
   });
 
+  it('a damaged magic costs no record: every frame after it is read', () => {
+    const records = Array.from({ length: 50 }, (_, i) => item(i));
+    const broken = Buffer.concat([SEGMENT_MAGIC, frameRecords(records)]);
+    broken[2] ^= 0x01;
+    expect(parseSegment(broken)).toEqual({ records, skippedBytes: SEGMENT_MAGIC.length, damaged: 1, lost: 0, foreign: false });
+  });
+
+  it('a damaged stretch without length fields counts the records it held, estimated from the whole ones around it', () => {
+    const records = Array.from({ length: 100 }, (_, i) => item(1000 + i));
+    const whole = Buffer.concat([SEGMENT_MAGIC, frameRecords(records)]);
+    const frame = 8 + records[0]!.length;
+    const zeroed = Buffer.from(whole);
+    // Records 10 to 39 (and the first bytes of record 40) zeroed, like a lost stretch of pages.
+    zeroed.fill(0, SEGMENT_MAGIC.length + 10 * frame, SEGMENT_MAGIC.length + 40 * frame + 6);
+    const parsed = parseSegment(zeroed);
+    expect(parsed.records).toEqual([...records.slice(0, 10), ...records.slice(41)]);
+    expect(parsed).toMatchObject({ damaged: 1, lost: 31, skippedBytes: 31 * frame });
+  });
+
   it('a file cut inside its magic is empty, a file with another magic is foreign', () => {
-    expect(parseSegment(SEGMENT_MAGIC.subarray(0, 3))).toEqual({ records: [], skippedBytes: 0, damaged: 0, foreign: false });
+    expect(parseSegment(SEGMENT_MAGIC.subarray(0, 3))).toEqual({ records: [], skippedBytes: 0, damaged: 0, lost: 0, foreign: false });
     expect(parseSegment(Buffer.from('not a segment at all'))).toMatchObject({ records: [], foreign: true, skippedBytes: 20 });
   });
 });
@@ -187,6 +206,32 @@ describe('spool directory', () => {
     expect((await spool.claimNext())?.records).toEqual([item(1), item(2)]);
   });
 
+  it('a segment that cannot be claimed (EPERM: another user\'s, immutable) is skipped with one warning; the ones after it are replayed', async () => {
+    const spy: Spy = { warnings: [], losses: [] };
+    const writer = directory();
+    for (const i of [1, 2, 3]) {
+      await writer.append([item(i)]);
+      await writer.close();
+    }
+    const [stuck] = readdirSync(dir).sort();
+    const immovable: SpoolFs = {
+      ...fs,
+      rename: (async (from: string, to: string) => {
+        if (from.endsWith(stuck!)) throw Object.assign(new Error(`EPERM: operation not permitted, rename '${from}'`), { code: 'EPERM' });
+        return fs.rename(from, to);
+      }) as SpoolFs['rename'],
+    };
+    const reader = directory({ fs: immovable }, spy);
+    const got: Buffer[] = [];
+    for (let claim = await reader.claimNext(); claim; claim = await reader.claimNext()) {
+      got.push(...claim.records);
+      await reader.finish(claim);
+    }
+    expect(got).toEqual([item(2), item(3)]);
+    expect(spy.warnings).toEqual([expect.stringContaining(`cannot claim ${stuck} (EPERM: operation not permitted`)]);
+    expect(readdirSync(dir)).toEqual([stuck]);
+  });
+
   it('two processes sharing a directory never claim the same segment', async () => {
     const writer = directory({ segmentBytes: 64 * 1024 });
     for (let s = 0; s < 30; s += 1) {
@@ -215,11 +260,16 @@ describe('spool directory', () => {
     const body = Buffer.concat([SEGMENT_MAGIC, frameRecords([item(7)])]);
     writeFileSync(join(dir, `000000000000001-aaaaaaaa.${host}_${gone}_0000.open`), body);
     writeFileSync(join(dir, `000000000000002-bbbbbbbb.${host}_${process.ppid}_0000.open`), body);
-    const spool = directory();
+    const clock = virtualClock(Date.now());
+    const spool = directory({ clock });
     const claim = await spool.claimNext();
     expect(claim?.stem).toBe('000000000000001-aaaaaaaa');
     await spool.finish(claim!);
     expect(await spool.claimNext()).toBeUndefined();
+    // A live pid whose file nobody has touched for 10 minutes is another program that got a dead
+    // owner's pid: a live owner touches its files at every rescan.
+    clock.advance(10 * 60_000 + 1000);
+    expect((await spool.claimNext())?.stem).toBe('000000000000002-bbbbbbbb');
   });
 
   it('takes over a segment left open by an earlier process with the same pid (a restarted container), and writes files only its user can read', async () => {
@@ -276,6 +326,6 @@ describe('spool directory', () => {
     expect(spy.warnings).toEqual([expect.stringContaining('is off: cannot write (ENOSPC: no space left on device')]);
     const [name] = readdirSync(dir);
     expect(name).toMatch(/\.seg$/);
-    expect(parseSegment(readFileSync(join(dir, name!)))).toEqual({ records: [item(1), item(2)], skippedBytes: 0, damaged: 0, foreign: false });
+    expect(parseSegment(readFileSync(join(dir, name!)))).toEqual({ records: [item(1), item(2)], skippedBytes: 0, damaged: 0, lost: 0, foreign: false });
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -190,6 +190,40 @@ describe('spoolDir', () => {
     await driveUntil(rig.clock, () => rig!.processor.getStats().replayed === 40);
   });
 
+  it('the spool directory deleted mid-outage: what it held is counted as deleted, the directory is made again, and the outage still ends', async () => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
+    await quiet(rig.clock);
+    await rig.down();
+    rig.end(100, 'before');
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spooled === 100);
+    rmSync(dir, { recursive: true, force: true });
+    const after = new Set(rig.end(300, 'after'));
+    await driveUntil(rig.clock, () => rig!.processor.getStats().queued === 0);
+    await rig.up();
+    await driveUntil(rig.clock, () => !rig!.processor.getStats().outage && rig!.processor.getStats().spool!.segments === 0 && rig!.processor.getStats().queued === 0);
+    const stats = rig.processor.getStats();
+    balanced(stats);
+    // Every span ended after the deletion arrives; those in the deleted file are counted, not silent.
+    expect(rig.server.items.filter((item) => after.has(item.id))).toHaveLength(300);
+    expect(stats.spool!.dropped.deleted).toBe(100 - rig.server.items.filter((item) => item.name.startsWith('before')).length);
+    expect(stats.spool!.dropped.deleted).toBeGreaterThan(0);
+    expect(stats.spooled).toBe(stats.replayed + stats.spool!.dropped.total);
+    expect(rig.diag.at('warn').some((w) => w.includes('was deleted by something other than sgp-otel'))).toBe(true);
+  });
+
+  it('a file in the spool that cannot be read (a directory named like a segment) is skipped with one warning; the other segments are replayed at once', async () => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
+    await quiet(rig.clock);
+    await rig.down();
+    rig.end(40);
+    await closeRig(rig);
+    mkdirSync(join(dir, '000000000000001-aaaaaaaa.seg'));
+    rig = await makeRig({ spoolDir: dir });
+    await driveUntil(rig.clock, () => rig!.processor.getStats().replayed === 40);
+    expect(rig.clock.now() - Date.UTC(2026, 10, 29, 12, 0, 0)).toBeLessThan(30_000);
+    expect(rig.diag.at('warn')).toEqual([expect.stringMatching(/cannot read 000000000000001-aaaaaaaa\..*\.claimed \(EISDIR.*skipping it, the other segments are replayed/)]);
+  });
+
   it('a spool directory that cannot be used: one warning, and memory holding takes over as without a spool', async () => {
     writeFileSync(join(dir, 'a-file'), '');
     rig = await makeRig({ spoolDir: join(dir, 'a-file', 'spool'), maxAttempts: 1 });
@@ -219,7 +253,7 @@ describe('spoolDir', () => {
     await rig.up();
     rig.server.rejectItems((item) => item.name.startsWith('poison'), 422, 'poison span');
     await driveUntil(rig.clock, () => rig!.processor.getStats().spool!.dropped.total === 1 && rig!.processor.getStats().replayed === 60);
-    expect(rig.processor.getStats().spool!.dropped).toEqual({ total: 1, spoolFull: 0, corrupt: 0, rejected: 1, exportFailed: 0 });
+    expect(rig.processor.getStats().spool!.dropped).toEqual({ total: 1, spoolFull: 0, corrupt: 0, deleted: 0, rejected: 1, exportFailed: 0 });
     expect(rig.server.items).toHaveLength(60);
     expect(rig.diag.at('warn').some((w) => w.includes('spool rejected'))).toBe(true);
   });
