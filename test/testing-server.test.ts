@@ -333,6 +333,15 @@ describe('startSGPTestServer', () => {
     expect(server.requests.map((r) => r.status)).toEqual([503, 'dropped', 200]);
   });
 
+  it('an outage of any length costs one entry: failNext(1e9) then reset() behaves again', async () => {
+    server.failNext(1e9, 503);
+    server.failNext(2, 500);
+    expect((await put([item()])).status).toBe(503);
+    expect((await put([item()])).status).toBe(503);
+    server.reset();
+    expect((await put([item()])).status).toBe(200);
+  });
+
   it('never records the API key', async () => {
     await put([item()]);
     expect(JSON.stringify(server.requests)).not.toContain(API_KEY);

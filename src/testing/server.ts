@@ -89,7 +89,15 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
   // Like `stored`, kept only with `retain`.
   const parentsByTrace = new Map<string, Map<string, string>>();
   const requests: RecordedRequest[] = [];
-  const faults: Fault[] = [];
+  // Runs of the same fault, so that failNext(1e9) costs one entry, not a billion.
+  const faults: { fault: Fault; left: number }[] = [];
+  const nextFault = (): Fault | undefined => {
+    const run = faults[0];
+    if (run === undefined) return undefined;
+    run.left -= 1;
+    if (run.left <= 0) faults.shift();
+    return run.fault;
+  };
   const events = new EventEmitter();
   events.setMaxListeners(0);
   let responseDelay = 0;
@@ -132,7 +140,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
     });
     req.on('error', () => undefined);
     req.on('end', () => {
-      const fault = faults.shift();
+      const fault = nextFault();
       if (fault?.kind === 'drop') {
         record.status = 'dropped';
         req.socket.destroy();
@@ -264,10 +272,10 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
       return { ...counts };
     },
     failNext(count, status, failOptions = {}) {
-      for (let i = 0; i < count; i += 1) faults.push({ kind: 'status', status, options: failOptions });
+      if (count > 0) faults.push({ fault: { kind: 'status', status, options: failOptions }, left: count });
     },
     dropNextConnections(count) {
-      for (let i = 0; i < count; i += 1) faults.push({ kind: 'drop' });
+      if (count > 0) faults.push({ fault: { kind: 'drop' }, left: count });
     },
     setResponseDelay(ms) {
       responseDelay = ms;
