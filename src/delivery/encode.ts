@@ -11,6 +11,7 @@ import type { ResourceAttributeFilter } from '../config.js';
 import type { JsonObject, SGPSpanItem } from '../mapping/item.js';
 import type { MaskFunction } from '../mapping/prepare.js';
 import { markTruncated, prepareItem } from '../mapping/prepare.js';
+import { jsonText } from '../mapping/item-json.js';
 import { toSGPSpanItem } from '../mapping/span-to-item.js';
 import type { Cut } from '../mapping/truncate.js';
 import { truncateStrings } from '../mapping/truncate.js';
@@ -178,7 +179,8 @@ async function encodeTexts(
 function encodeOne(record: ExportRecord, index: number, options: EncodeOptions): EncodedText | Promise<EncodedText> {
   const { captureContent, mask, maxFieldBytes, clock, maskDeadline } = options;
   const item = toSGPSpanItem(record.span, mappingOptions(record, options));
-  const json = itemJson(item);
+  // Straight from the mapping: plain JSON objects only, so the serializer that reuses the shared resource and scope texts applies.
+  const json = itemJson(item, jsonText);
   const bytes = Buffer.byteLength(json);
   if (captureContent && mask === undefined && bytes <= maxFieldBytes) {
     // A running span may change before a 413 asks for its item again: keep that one.
@@ -283,8 +285,8 @@ export function shrink(record: EncodedRecord, original: SGPSpanItem): EncodedRec
  */
 const UNSENDABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi;
 
-function itemJson(item: SGPSpanItem): string {
-  const json = JSON.stringify(item);
+function itemJson(item: SGPSpanItem, stringify: (value: unknown) => string = JSON.stringify): string {
+  const json = stringify(item);
   return json.includes('\\u') ? json.replace(UNSENDABLE_ESCAPE, '$1\\ufffd') : json;
 }
 

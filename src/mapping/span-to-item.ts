@@ -6,6 +6,7 @@ import { DEFAULT_RESOURCE_ATTRIBUTES } from '../config.js';
 import type { JsonObject, JsonValue, SGPSpanItem } from './item.js';
 import { interpretConventions } from './conventions.js';
 import { attributesToJson, attributeToJson, setOwn } from './json.js';
+import { shareJson } from './item-json.js';
 
 
 /**
@@ -131,13 +132,14 @@ function otelMetadata(span: AnySdkSpan, consumedEvents: ReadonlySet<number>, kee
 
 /**
  * Resource and scope objects are shared by every span of a provider or tracer: convert each once.
- * The JSON is shared between items, so nothing downstream may mutate it (prepare.ts copies).
+ * The JSON is shared between items, so nothing downstream may mutate it (prepare.ts copies), and
+ * its text is made once too ({@link shareJson}).
  */
 const conversions = new WeakMap<object, JsonObject>();
 function cached(source: object, convert: () => JsonObject): JsonObject {
   let json = conversions.get(source);
   if (json === undefined) {
-    json = convert();
+    json = shareJson(convert());
     conversions.set(source, json);
   }
   return json;
@@ -155,7 +157,7 @@ function resourceJson(resource: ReadableSpan['resource'], keep: ResourceAttribut
   if (json === undefined) {
     const wanted = keep === true ? undefined : keep;
     const skip = wanted && ((key: string) => !wanted.some((name) => (name.endsWith('.') ? key.startsWith(name) : key === name)));
-    json = attributesToJson(resource.attributes as Record<string, unknown>, skip);
+    json = shareJson(attributesToJson(resource.attributes as Record<string, unknown>, skip));
     byFilter.set(keep, json);
   }
   return json;

@@ -13,10 +13,22 @@ export class InProgressRecord {
  * The spans that started and have not ended, for in-progress records: a start record per span
  * with `exportOnStart`, and records of the spans still open at shutdown. Bounded: beyond
  * `maxOpen` open spans, the extra ones get no record.
+ *
+ * `onEnd` of every span pays for this (it is on by default, for `exportUnendedOnShutdown`), so the
+ * open spans live in arrays and each span carries its own position under a symbol of this
+ * instance: ending one is a property read and a swap with the last, no hashing. A span that
+ * cannot carry the symbol (a frozen hand-made span) is looked up in a map instead.
  */
 export class OpenSpans {
-  /** Open span -> its start record while that may still be queued. */
-  private readonly open = new Map<Span, InProgressRecord | undefined>();
+  private readonly spans: Span[] = [];
+  /** Each open span's start record while that may still be queued. */
+  private readonly starts: (InProgressRecord | undefined)[] = [];
+  /** Each open span's start order: removal swaps positions, `takeUnended` restores the order. */
+  private readonly order: number[] = [];
+  private startCount = 0;
+  private readonly slot = Symbol('sgp-otel open span');
+  /** Positions of the spans that could not carry {@link slot}. */
+  private readonly unslotted = new Map<Span, number>();
 
   constructor(
     private readonly exportOnStart: boolean,
@@ -24,7 +36,7 @@ export class OpenSpans {
   ) {}
 
   get size(): number {
-    return this.open.size;
+    return this.spans.length;
   }
 
   /**
@@ -32,32 +44,79 @@ export class OpenSpans {
    * (false: the queue is full, and the span goes on without one).
    */
   started(span: Span, queue: (record: InProgressRecord) => boolean): 'start queued' | 'start dropped' | 'tracked' | 'untracked' {
-    if (this.open.size >= this.maxOpen) return 'untracked';
+    if (this.spans.length >= this.maxOpen) return 'untracked';
     if (!this.exportOnStart) {
-      this.open.set(span, undefined);
+      this.add(span, undefined);
       return 'tracked';
     }
     const start = new InProgressRecord(span as unknown as ReadableSpan);
     const queued = queue(start);
-    this.open.set(span, queued ? start : undefined);
+    this.add(span, queued ? start : undefined);
     return queued ? 'start queued' : 'start dropped';
   }
 
   /** Forgets `span`; a start record of it still in the queue will not be sent. */
   ended(span: ReadableSpan): void {
-    const start = this.open.get(span as Span);
+    let at = (span as unknown as Slotted)[this.slot];
+    if (at === undefined) {
+      if (this.unslotted.size === 0) return;
+      at = this.unslotted.get(span as Span);
+      if (at === undefined) return;
+      this.unslotted.delete(span as Span);
+    }
+    // A position left on a span from before takeUnended() may now be another span's.
+    if (this.spans[at] !== (span as unknown)) return;
+    const start = this.starts[at];
     if (start && !start.taken) start.superseded = true;
-    this.open.delete(span as Span);
+    const last = this.spans.length - 1;
+    if (at !== last) {
+      const moved = this.spans[last]!;
+      this.spans[at] = moved;
+      this.starts[at] = this.starts[last];
+      this.order[at] = this.order[last]!;
+      this.place(moved, at);
+    }
+    this.spans.pop();
+    this.starts.pop();
+    this.order.pop();
   }
 
   /** Records for the spans still open, except those whose start record is still queued. Forgets them all. */
   takeUnended(): InProgressRecord[] {
+    const positions = this.spans.map((_, at) => at).sort((a, b) => this.order[a]! - this.order[b]!);
     const records: InProgressRecord[] = [];
-    for (const [span, start] of this.open) {
+    for (const at of positions) {
+      const start = this.starts[at];
       if (start && !start.taken) continue;
-      records.push(new InProgressRecord(span as unknown as ReadableSpan));
+      records.push(new InProgressRecord(this.spans[at] as unknown as ReadableSpan));
     }
-    this.open.clear();
+    this.spans.length = 0;
+    this.starts.length = 0;
+    this.order.length = 0;
+    this.unslotted.clear();
     return records;
   }
+
+  private add(span: Span, start: InProgressRecord | undefined): void {
+    const at = this.spans.length;
+    this.spans.push(span);
+    this.starts.push(start);
+    this.order.push(this.startCount);
+    this.startCount += 1;
+    this.place(span, at);
+  }
+
+  private place(span: Span, at: number): void {
+    if (this.unslotted.size > 0 && this.unslotted.has(span)) {
+      this.unslotted.set(span, at);
+      return;
+    }
+    try {
+      (span as unknown as Slotted)[this.slot] = at;
+    } catch {
+      this.unslotted.set(span, at);
+    }
+  }
 }
+
+type Slotted = Record<symbol, number | undefined>;
