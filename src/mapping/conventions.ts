@@ -643,22 +643,32 @@ export const LLM_FIELDS: Record<string, string[]> = {
   ],
 };
 
-const LLM_FAMILY = /^(gen_ai|ai|llm|embedding)\./;
 
-const LLM_FIELD_SOURCES = Object.entries(LLM_FIELDS);
+/** For each attribute key that feeds `metadata.llm`: its field, and its rank among that field's sources (0 wins). */
+const LLM_FIELD_OF_KEY = new Map<string, { field: string; rank: number }>(
+  Object.entries(LLM_FIELDS).flatMap(([field, sources]) => sources.map((key, rank) => [key, { field, rank }] as const)),
+);
+const LLM_FIELD_ORDER = Object.keys(LLM_FIELDS);
 
 function llmMetadata(a: Attributes, keys: readonly string[]): JsonObject | undefined {
-  if (!keys.some((key) => LLM_FAMILY.test(key))) return undefined;
-  const out: JsonObject = {};
-  for (const [field, sources] of LLM_FIELD_SOURCES) {
-    for (const key of sources) {
-      const value = a[key];
-      if (value === undefined || value === '') continue;
-      out[field] = attributeToJson(value) ?? null;
-      break;
-    }
+  // The span's own keys are looked up (a few), not every source of every field (forty).
+  let best: Map<string, { rank: number; key: string }> | undefined;
+  for (const key of keys) {
+    const source = LLM_FIELD_OF_KEY.get(key);
+    if (source === undefined) continue;
+    const value = a[key];
+    if (value === undefined || value === '') continue;
+    best ??= new Map();
+    const current = best.get(source.field);
+    if (current === undefined || source.rank < current.rank) best.set(source.field, { rank: source.rank, key });
   }
-  if (Object.keys(out).length === 0) return undefined;
+  if (best === undefined) return undefined;
+  const out: JsonObject = {};
+  // Fields in LLM_FIELDS order, as they were always written.
+  for (const field of LLM_FIELD_ORDER) {
+    const chosen = best.get(field);
+    if (chosen !== undefined) out[field] = attributeToJson(a[chosen.key]) ?? null;
+  }
   const model = out.response_model ?? out.request_model ?? out.embedding_model;
   if (model !== undefined) out.model = model;
   if (out.total_tokens === undefined && typeof out.input_tokens === 'number' && typeof out.output_tokens === 'number') {
@@ -693,6 +703,21 @@ function recorded(content: Content | undefined): JsonObject | undefined {
 }
 
 const CLAIMERS = [...INPUT_SOURCES, ...OUTPUT_SOURCES, ...TOOL_DEFINITION_SOURCES].map((source) => source.claims);
+
+/**
+ * Whether a content source claims `key` (so it is not repeated in metadata). A program uses few
+ * distinct keys, asked for every span: the answers are remembered, up to a bound.
+ */
+const CLAIM_MEMO = new Map<string, boolean>();
+const CLAIM_MEMO_MAX = 4096;
+function claimedByContent(key: string): boolean {
+  const known = CLAIM_MEMO.get(key);
+  if (known !== undefined) return known;
+  const claimed = CONTENT_FAMILY.test(key) && CLAIMERS.some((claims) => claims(key));
+  if (CLAIM_MEMO.size >= CLAIM_MEMO_MAX) CLAIM_MEMO.clear();
+  CLAIM_MEMO.set(key, claimed);
+  return claimed;
+}
 /** Every key a content source claims starts like this: other keys skip the claim checks. */
 const CONTENT_FAMILY = /^(sgp|gen_ai|ai|llm|input|output|retrieval|traceloop|embedding|reranker)\./;
 /** Events whose content is read into input/output (and so left out of `metadata.otel.events`). */
@@ -726,16 +751,19 @@ function readConventions(span: ConventionInput, keys: readonly string[]): Conven
   span.events.forEach((event, index) => {
     if (CONTENT_EVENTS.has(event.name)) claimedEvents.add(index);
   });
+  // A span with no key of a content convention and no content event (HTTP, database, most of a
+  // program's spans) has no input or output: no source need be asked.
+  const mayHaveContent = claimedEvents.size > 0 || keys.some((key) => CONTENT_FAMILY.test(key));
   return {
-    input: recorded(inputWithTools(span)),
-    output: recorded(firstContent(OUTPUT_SOURCES, span)),
+    input: mayHaveContent ? recorded(inputWithTools(span)) : undefined,
+    output: mayHaveContent ? recorded(firstContent(OUTPUT_SOURCES, span)) : undefined,
     type,
     groupId: groupKey === undefined ? undefined : (a[groupKey] as string),
     llm: llmMetadata(a, keys),
     claimedAttribute: (key) =>
       key === SGP_ATTRIBUTES.groupId ||
       (key === SGP_ATTRIBUTES.spanType && type === a[SGP_ATTRIBUTES.spanType]) ||
-      (CONTENT_FAMILY.test(key) && CLAIMERS.some((claims) => claims(key))),
+      claimedByContent(key),
     claimedEvents,
   };
 }
