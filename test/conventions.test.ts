@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { unflattenIndexed } from '../src/mapping/conventions.js';
+import { INPUT_SOURCES, OUTPUT_SOURCES, TOOL_DEFINITION_SOURCES, unflattenIndexed } from '../src/mapping/conventions.js';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
 import { loadFixtures, renderFixture } from './fixtures/render.js';
@@ -88,5 +88,43 @@ describe('unflattenIndexed', () => {
       { role: 'assistant', tool_calls: [{ name: 'a', arguments: { x: 1 } }, { name: 'b' }] },
       { role: 'assistant', content: 'done' },
     ]);
+  });
+});
+
+describe('content sources are asked only for the key families they read', () => {
+  const ALL = [...INPUT_SOURCES, ...OUTPUT_SOURCES, ...TOOL_DEFINITION_SOURCES];
+  /** The keys each source names (its README line), indexed placeholders as a real index. */
+  const namedKeys = (name: string) =>
+    [...name.matchAll(/\b[a-z_]+(?:\.[A-Za-z_0-9N*]+)+/g)].map((match) => match[0].replace(/\.N(?=\.|$)/g, '.0').replace(/\.\*$/, '.role'));
+  const corpus = [...new Set(ALL.flatMap((source) => namedKeys(source.name)))];
+
+  it('the corpus of named keys is large enough to mean something', () => {
+    expect(corpus.length).toBeGreaterThan(40);
+  });
+
+  it.each(ALL.map((source) => [source.name, source] as const))('%s: every key it claims is of a family it declares', (_, source) => {
+    for (const key of corpus) {
+      if (!source.claims(key)) continue;
+      expect(source.families, key).toContain(key.slice(0, key.indexOf('.')));
+    }
+  });
+
+  it('a source reading events says so', () => {
+    for (const source of [...INPUT_SOURCES, ...OUTPUT_SOURCES]) {
+      if (/\bevents?\b/.test(source.name)) expect((source as { events?: true }).events, source.name).toBe(true);
+    }
+  });
+
+  it('a span with only a content event, or only AI SDK tool definitions, still gets its input', async () => {
+    const { toSGPSpanItem } = await import('../src/mapping/span-to-item.js');
+    const { BasicTracerProvider } = await import('@opentelemetry/sdk-trace-base');
+    const tracer = new BasicTracerProvider().getTracer('t');
+    const prompt = tracer.startSpan('chat');
+    prompt.addEvent('gen_ai.content.prompt', { 'gen_ai.prompt': 'Hello there' });
+    prompt.end();
+    expect(JSON.stringify(toSGPSpanItem(prompt as never).input)).toContain('Hello there');
+    const tools = tracer.startSpan('ai.generateText', { attributes: { 'ai.prompt.tools': ['{"type":"function","name":"weather"}'] } });
+    tools.end();
+    expect(toSGPSpanItem(tools as never).input).toMatchObject({ tools: [{ name: 'weather' }] });
   });
 });

@@ -75,9 +75,20 @@ const CHAT: Shape = fieldsOf({ messages: MESSAGES });
 interface ContentSource {
   /** Which convention this is, for the README table. */
   name: string;
+  /**
+   * The key families (`gen_ai` for `gen_ai.*`) it reads, and whether it reads content events: a
+   * span with none of them is not asked (the first segment of a key is cheap to know; asking
+   * every source is not).
+   */
+  families: readonly ContentFamily[];
+  events?: true;
   claims: (key: string) => boolean;
   read: Read;
 }
+
+/** Every key a content source reads or claims starts with one of these, then a dot. */
+type ContentFamily = 'sgp' | 'gen_ai' | 'ai' | 'llm' | 'input' | 'output' | 'retrieval' | 'traceloop' | 'embedding' | 'reranker';
+const CONTENT_FAMILY = /^(sgp|gen_ai|ai|llm|input|output|retrieval|traceloop|embedding|reranker)\./;
 
 const has = (attrs: Attributes, key: string) => attrs[key] !== undefined;
 const oneOf =
@@ -232,6 +243,8 @@ function deprecatedGenAIContent(key: 'gen_ai.prompt' | 'gen_ai.completion', text
   const flattened = indexedUnder(`${key}.`);
   return {
     name: `${key}, ${key}.N.* (deprecated); ${event} events`,
+    families: ['gen_ai'],
+    events: true,
     claims: (k) => k === key || flattened(k),
     read: (span, a) => {
       const messages = unflattenIndexed(a, `${key}.`);
@@ -301,17 +314,22 @@ const AI_SDK_RESPONSE: Shape = fieldsOf({ text: FREE_FORM, reasoning: FREE_FORM,
 export const INPUT_SOURCES: ContentSource[] = [
   {
     name: SGP_ATTRIBUTES.input,
+    families: ['sgp'],
     claims: oneOf(SGP_ATTRIBUTES.input),
     read: (_, a) => (has(a, SGP_ATTRIBUTES.input) ? freeForm(toJsonObjectField(a[SGP_ATTRIBUTES.input])) : undefined),
   },
   {
     name: `gen_ai.input.messages (+ gen_ai.system_instructions); ${GENAI_DETAILS_EVENT} event`,
+    families: ['gen_ai'],
+    events: true,
     claims: oneOf('gen_ai.input.messages', 'gen_ai.system_instructions'),
     read: (span, a) => genAIInput(a) ?? genAIInput(eventAttributes(span, GENAI_DETAILS_EVENT) ?? {}),
   },
   deprecatedGenAIContent('gen_ai.prompt', 'prompt'),
   {
     name: 'gen_ai.{system,user,assistant,tool}.message events (deprecated)',
+    families: [],
+    events: true,
     claims: () => false,
     read: (span) => {
       const messages = span.events
@@ -322,12 +340,14 @@ export const INPUT_SOURCES: ContentSource[] = [
   },
   {
     name: 'gen_ai.retrieval.query.text, gen_ai.memory.query.text',
+    families: ['gen_ai'],
     claims: oneOf('gen_ai.retrieval.query.text', 'gen_ai.memory.query.text'),
     read: (_, a) =>
       inFormat(QUERY, defined({ query: attributeToJson(a['gen_ai.retrieval.query.text'] ?? a['gen_ai.memory.query.text']) })),
   },
   {
     name: 'Vercel AI SDK: ai.prompt.messages, ai.prompt, ai.toolCall.args, ai.value(s), ai.documents',
+    families: ['ai'],
     claims: oneOf('ai.prompt.messages', 'ai.prompt', 'ai.toolCall.args', 'ai.value', 'ai.values', 'ai.documents'),
     read: (_, a) => {
       if (has(a, 'ai.prompt.messages')) return inFormat(CHAT, { messages: aiSdkMessages(parseMaybeJson(a['ai.prompt.messages'])) ?? null });
@@ -340,6 +360,7 @@ export const INPUT_SOURCES: ContentSource[] = [
   },
   {
     name: 'OpenInference: llm.input_messages.N.message.*, llm.prompts, llm.prompt_template.*, embedding.embeddings.N.embedding.text, reranker.query + reranker.input_documents, input.value',
+    families: ['llm', 'embedding', 'reranker', 'input'],
     claims: (key) =>
       key === 'input.value' ||
       key === 'input.mime_type' ||
@@ -370,11 +391,13 @@ export const INPUT_SOURCES: ContentSource[] = [
   },
   {
     name: 'Traceloop: traceloop.entity.input',
+    families: ['traceloop'],
     claims: oneOf('traceloop.entity.input'),
     read: (_, a) => (has(a, 'traceloop.entity.input') ? freeForm(objectOr(parseMaybeJson(a['traceloop.entity.input']), 'value')) : undefined),
   },
   {
     name: 'gen_ai.tool.call.arguments',
+    families: ['gen_ai'],
     claims: oneOf('gen_ai.tool.call.arguments'),
     read: (_, a) =>
       has(a, 'gen_ai.tool.call.arguments') ? freeForm(objectOr(parseMaybeJson(a['gen_ai.tool.call.arguments']), 'arguments')) : undefined,
@@ -385,11 +408,17 @@ export const INPUT_SOURCES: ContentSource[] = [
  * Tool definitions, from whichever convention records them, as `input.tools` (added to the input
  * any other source gave, or alone when the span records nothing else).
  */
-export const TOOL_DEFINITION_SOURCES: { name: string; claims: (key: string) => boolean; read: (attrs: Attributes) => JsonValue[] | undefined }[] = [
-  { name: 'gen_ai.tool.definitions', claims: oneOf('gen_ai.tool.definitions'), read: (a) => parsedList(a['gen_ai.tool.definitions']) },
-  { name: 'Vercel AI SDK: ai.prompt.tools', claims: oneOf('ai.prompt.tools'), read: (a) => parsedList(a['ai.prompt.tools']) },
+export const TOOL_DEFINITION_SOURCES: {
+  name: string;
+  families: readonly ContentFamily[];
+  claims: (key: string) => boolean;
+  read: (attrs: Attributes) => JsonValue[] | undefined;
+}[] = [
+  { name: 'gen_ai.tool.definitions', families: ['gen_ai'], claims: oneOf('gen_ai.tool.definitions'), read: (a) => parsedList(a['gen_ai.tool.definitions']) },
+  { name: 'Vercel AI SDK: ai.prompt.tools', families: ['ai'], claims: oneOf('ai.prompt.tools'), read: (a) => parsedList(a['ai.prompt.tools']) },
   {
     name: 'OpenInference: llm.tools.N.tool.json_schema',
+    families: ['llm'],
     claims: indexedUnder('llm.tools.'),
     read: (a) => {
       const tools = unflattenIndexed(a, 'llm.tools.');
@@ -398,6 +427,7 @@ export const TOOL_DEFINITION_SOURCES: { name: string; claims: (key: string) => b
   },
   {
     name: 'OpenLLMetry: llm.request.functions.N.*',
+    families: ['llm'],
     claims: indexedUnder('llm.request.functions.'),
     read: (a) => {
       const functions = unflattenIndexed(a, 'llm.request.functions.');
@@ -409,11 +439,14 @@ export const TOOL_DEFINITION_SOURCES: { name: string; claims: (key: string) => b
 export const OUTPUT_SOURCES: ContentSource[] = [
   {
     name: SGP_ATTRIBUTES.output,
+    families: ['sgp'],
     claims: oneOf(SGP_ATTRIBUTES.output),
     read: (_, a) => (has(a, SGP_ATTRIBUTES.output) ? freeForm(toJsonObjectField(a[SGP_ATTRIBUTES.output])) : undefined),
   },
   {
     name: `gen_ai.output.messages; ${GENAI_DETAILS_EVENT} event`,
+    families: ['gen_ai'],
+    events: true,
     claims: oneOf('gen_ai.output.messages'),
     read: (span, a) => {
       const messages = a['gen_ai.output.messages'] ?? eventAttributes(span, GENAI_DETAILS_EVENT)?.['gen_ai.output.messages'];
@@ -423,6 +456,8 @@ export const OUTPUT_SOURCES: ContentSource[] = [
   deprecatedGenAIContent('gen_ai.completion', 'completion'),
   {
     name: 'gen_ai.choice events (deprecated)',
+    families: [],
+    events: true,
     claims: () => false,
     read: (span) => {
       const choices = span.events.filter((event) => event.name === 'gen_ai.choice').map((event) => eventMessage(event, undefined));
@@ -437,6 +472,7 @@ export const OUTPUT_SOURCES: ContentSource[] = [
   },
   {
     name: 'gen_ai.retrieval.documents, gen_ai.memory.records',
+    families: ['gen_ai'],
     claims: oneOf('gen_ai.retrieval.documents', 'gen_ai.memory.records'),
     read: (_, a) => {
       const documents = parsedList(a['gen_ai.retrieval.documents'] ?? a['gen_ai.memory.records']);
@@ -445,6 +481,7 @@ export const OUTPUT_SOURCES: ContentSource[] = [
   },
   {
     name: 'Vercel AI SDK: ai.response.text, .reasoning, .object, .toolCalls; ai.toolCall.result; ai.embedding(s); ai.ranking',
+    families: ['ai'],
     claims: oneOf(
       'ai.response.text',
       'ai.response.reasoning',
@@ -471,6 +508,7 @@ export const OUTPUT_SOURCES: ContentSource[] = [
   },
   {
     name: 'OpenInference: llm.output_messages.N.message.*, llm.choices.N.completion.text, retrieval.documents.N.document.*, reranker.output_documents, embedding.embeddings.N.embedding.vector, output.value',
+    families: ['llm', 'retrieval', 'reranker', 'embedding', 'output'],
     claims: (key) =>
       key === 'output.value' ||
       key === 'output.mime_type' ||
@@ -493,11 +531,13 @@ export const OUTPUT_SOURCES: ContentSource[] = [
   },
   {
     name: 'Traceloop: traceloop.entity.output',
+    families: ['traceloop'],
     claims: oneOf('traceloop.entity.output'),
     read: (_, a) => (has(a, 'traceloop.entity.output') ? freeForm(objectOr(parseMaybeJson(a['traceloop.entity.output']), 'value')) : undefined),
   },
   {
     name: 'gen_ai.tool.call.result',
+    families: ['gen_ai'],
     claims: oneOf('gen_ai.tool.call.result'),
     read: (_, a) => (has(a, 'gen_ai.tool.call.result') ? freeForm(objectOr(parseMaybeJson(a['gen_ai.tool.call.result']), 'result')) : undefined),
   },
@@ -677,8 +717,19 @@ function llmMetadata(a: Attributes, keys: readonly string[]): JsonObject | undef
   return out;
 }
 
-function firstContent(sources: ContentSource[], span: ConventionInput): Content | undefined {
+/** Which content families a span's keys belong to, and whether it has a content event. */
+interface Presence {
+  families: ReadonlySet<string>;
+  events: boolean;
+}
+
+function asks(source: { families: readonly ContentFamily[]; events?: true }, present: Presence): boolean {
+  return (source.events === true && present.events) || source.families.some((family) => present.families.has(family));
+}
+
+function firstContent(sources: ContentSource[], span: ConventionInput, present: Presence): Content | undefined {
   for (const source of sources) {
+    if (!asks(source, present)) continue;
     const content = source.read(span, span.attributes);
     if (content !== undefined) return content;
   }
@@ -686,11 +737,12 @@ function firstContent(sources: ContentSource[], span: ConventionInput): Content 
 }
 
 /** The winning input, with tool definitions from any convention as `tools` (never over `sgp.input`). */
-function inputWithTools(span: ConventionInput): Content | undefined {
-  const input = firstContent(INPUT_SOURCES, span);
+function inputWithTools(span: ConventionInput, present: Presence): Content | undefined {
+  const input = firstContent(INPUT_SOURCES, span, present);
   if (has(span.attributes, SGP_ATTRIBUTES.input)) return input;
   if (input?.value.tools !== undefined) return input;
   for (const source of TOOL_DEFINITION_SOURCES) {
+    if (!asks(source, present)) continue;
     const tools = source.read(span.attributes);
     if (tools !== undefined) return { value: { ...input?.value, tools }, format: withField(input?.format ?? {}, 'tools', TOOL_DEFINITIONS) };
   }
@@ -718,8 +770,7 @@ function claimedByContent(key: string): boolean {
   CLAIM_MEMO.set(key, claimed);
   return claimed;
 }
-/** Every key a content source claims starts like this: other keys skip the claim checks. */
-const CONTENT_FAMILY = /^(sgp|gen_ai|ai|llm|input|output|retrieval|traceloop|embedding|reranker)\./;
+
 /** Events whose content is read into input/output (and so left out of `metadata.otel.events`). */
 export const CONTENT_EVENTS: ReadonlySet<string> = new Set([
   ...Object.keys(GENAI_INPUT_EVENTS),
@@ -751,12 +802,18 @@ function readConventions(span: ConventionInput, keys: readonly string[]): Conven
   span.events.forEach((event, index) => {
     if (CONTENT_EVENTS.has(event.name)) claimedEvents.add(index);
   });
-  // A span with no key of a content convention and no content event (HTTP, database, most of a
-  // program's spans) has no input or output: no source need be asked.
-  const mayHaveContent = claimedEvents.size > 0 || keys.some((key) => CONTENT_FAMILY.test(key));
+  // Only the sources of the families present are asked: none for a span with no content key and
+  // no content event (HTTP, database, most of a program's spans).
+  const families = new Set<string>();
+  for (const key of keys) {
+    const family = CONTENT_FAMILY.exec(key)?.[1];
+    if (family !== undefined) families.add(family);
+  }
+  const present: Presence = { families, events: claimedEvents.size > 0 };
+  const mayHaveContent = present.events || families.size > 0;
   return {
-    input: mayHaveContent ? recorded(inputWithTools(span)) : undefined,
-    output: mayHaveContent ? recorded(firstContent(OUTPUT_SOURCES, span)) : undefined,
+    input: mayHaveContent ? recorded(inputWithTools(span, present)) : undefined,
+    output: mayHaveContent ? recorded(firstContent(OUTPUT_SOURCES, span, present)) : undefined,
     type,
     groupId: groupKey === undefined ? undefined : (a[groupKey] as string),
     llm: llmMetadata(a, keys),
