@@ -195,6 +195,21 @@ describe('group id inheritance', () => {
     await provider.shutdown();
   });
 
+  it('a new trace (root: true) inside a conversation keeps its group; groupId: \'\' starts a subtree with none', async () => {
+    const { provider, tracer } = setup();
+    await withSGPSpan('conversation', { tracer, groupId: 'conversation-7' }, async () => {
+      await withSGPSpan('next-turn', { tracer, root: true }, () => tracer.startSpan('next-turn/llm').end());
+      await withSGPSpan('housekeeping', { tracer, groupId: '' }, () => tracer.startSpan('housekeeping/db').end());
+    });
+    await provider.forceFlush();
+    expect(byName('next-turn').trace_id).not.toBe(byName('conversation').trace_id);
+    expect(byName('next-turn').group_id).toBe('conversation-7');
+    expect(byName('next-turn/llm').group_id).toBe('conversation-7');
+    expect(byName('housekeeping').group_id).toBeUndefined();
+    expect(byName('housekeeping/db').group_id).toBeUndefined();
+    await provider.shutdown();
+  });
+
   it('without SGPGroupIdProcessor, manual spans still inherit but plain spans do not', async () => {
     const { provider, tracer } = setup({ groupIdProcessor: false });
     withSGPSpan('turn:1', { tracer, groupId: 'conversation-42' }, () => {
