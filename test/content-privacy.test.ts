@@ -396,7 +396,11 @@ describe('captureContent: false, the promises one by one', () => {
           { role: 'Alice Smith', index: 4242.42, finish_reason: 'her IBAN is DE89', tool_call_id: 'call 1 for Alice', parts: [{ type: 'alice', mime_type: 'Alice Smith', modality: 'smell' }] },
           { role: 'tool', index: 3, tool_call_id: 'call_1', parts: [{ type: 'tool_call_response', id: 'call_1', mime_type: 'application/json', modality: 'text' }] },
         ]),
-        'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', finish_reason: 'stop', parts: [{ type: 'tool_call', id: 'x'.repeat(65), name: 'look up Alice' }] }]),
+        'gen_ai.output.messages': JSON.stringify([
+          { role: 'assistant', finish_reason: 'stop', parts: [{ type: 'tool_call', id: 'x'.repeat(65), name: 'look up Alice' }] },
+          // A number is no id, however id-shaped: a card, a phone number.
+          { role: 'assistant', finish_reason: 'stop', parts: [{ type: 'tool_call', id: '4111111111111111', name: '555-123-4567' }] },
+        ]),
         'gen_ai.tool.definitions': JSON.stringify([{ type: 'Alice', name: 'lookup' }]),
       },
     });
@@ -413,7 +417,10 @@ describe('captureContent: false, the promises one by one', () => {
       ],
       tools: [{ type: NOT_CAPTURED, name: 'lookup' }],
     });
-    expect(item.output.messages).toEqual([{ role: 'assistant', finish_reason: 'stop', parts: [{ type: 'tool_call', id: NOT_CAPTURED, name: NOT_CAPTURED }] }]);
+    expect(item.output.messages).toEqual([
+      { role: 'assistant', finish_reason: 'stop', parts: [{ type: 'tool_call', id: NOT_CAPTURED, name: NOT_CAPTURED }] },
+      { role: 'assistant', finish_reason: 'stop', parts: [{ type: 'tool_call', id: NOT_CAPTURED, name: NOT_CAPTURED }] },
+    ]);
   });
 
   it('sends keys a chat format does not define as one marker, and no inherited name counts as a rule', async () => {

@@ -64,8 +64,11 @@ const isPartType = oneOfLowercase(
   'input_text', 'output_text', 'input_image', 'json', 'json_schema', 'source', 'provider-defined', 'dynamic',
 );
 const isModality = oneOfLowercase('text', 'image', 'audio', 'video');
-/** Ids and tool names: short and without spaces, like every id and tool name the providers issue. */
-const isIdentifier: Check = (value) => typeof value === 'string' && /^[A-Za-z0-9_.:\-]{1,64}$/.test(value);
+/**
+ * Ids and tool names: short, without spaces and with a letter, like every id and tool name the
+ * providers issue. The letter keeps out numbers that are content (a card, phone or account number).
+ */
+const isIdentifier: Check = (value) => typeof value === 'string' && /^[A-Za-z0-9_.:\-]{1,64}$/.test(value) && /[A-Za-z]/.test(value);
 const isMimeType: Check = (value) => typeof value === 'string' && /^[a-z]+\/[a-z0-9.+-]{1,64}$/i.test(value);
 /** A position in a list: a small non-negative integer. */
 const isIndex: Check = (value) => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 10_000;
