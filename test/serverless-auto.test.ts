@@ -272,6 +272,16 @@ describe('handing the delivery to the platform: waitUntil', () => {
     expect(diag.at('warn')).toEqual([expect.stringMatching(/^sgp-otel: waitUntil not registered: maxQueueSize \(5\) root spans are open/)]);
   });
 
+  it('a waitUntil written as an async function that rejects is reported like one that throws, never an unhandled rejection', async () => {
+    const clock = virtualClock();
+    const diag = captureDiag();
+    const provider = providerWith(processorOn({}, clock, { exportOnRootEnd: false, waitUntil: async () => { throw new Error('no ctx'); } }));
+    for (let i = 0; i < 10; i += 1) provider.getTracer('worker').startSpan(`request-${i}`).end();
+    await quiet(clock);
+    diag.stop();
+    expect(diag.at('warn')).toEqual(['sgp-otel: waitUntil threw; the root is not waited for: no ctx']);
+  });
+
   it('a waitUntil that throws is reported once per interval, not once per request', async () => {
     const clock = virtualClock();
     const diag = captureDiag();

@@ -316,15 +316,21 @@ export class SGPSpanProcessor implements SpanProcessor {
    */
   private watchRoot(span: Span): void {
     let delivered: Promise<void> | undefined;
+    const refused = (error: unknown) => {
+      if (delivered !== undefined) this.rootWaits.forget(span.spanContext());
+      // Reported like a drop: once, then counted per interval, not a line per request.
+      this.stats.note('waitUntil threw; the root is not waited for', error instanceof Error ? error.message : String(error));
+    };
     try {
       const register = this.config.waitUntil ?? vercelWaitUntil();
       if (register === undefined) return;
       delivered = this.rootWaits.watch(span.spanContext());
-      if (delivered !== undefined) register(delivered);
+      if (delivered === undefined) return;
+      // Typed to return nothing, but an async function returns a promise: its rejection is ours to catch.
+      const returned: unknown = register(delivered);
+      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') (returned as PromiseLike<unknown>).then(undefined, refused);
     } catch (error) {
-      if (delivered !== undefined) this.rootWaits.forget(span.spanContext());
-      // Reported like a drop: once, then counted per interval, not a line per request.
-      this.stats.note('waitUntil threw; the root is not waited for', error instanceof Error ? error.message : String(error));
+      refused(error);
     }
   }
 

@@ -108,6 +108,8 @@ export class SpoolDirectory {
   private listed = false;
   private chain: Promise<unknown> = Promise.resolve();
   private lastCreatedAt = -1;
+  /** Framed size of the records written last: estimates what damaged or deleted bytes held. */
+  private recordBytes = 1024;
   /** Files this process tried and could not claim or read: never picked again. */
   private readonly unusable = new Set<string>();
   private readonly warned = new Set<string>();
@@ -143,6 +145,8 @@ export class SpoolDirectory {
     let oldestAt: number | undefined;
     for (const file of this.files.values()) {
       bytes += file.bytes;
+      // A file skipped as unusable takes room, but says nothing of the age of what is spooled.
+      if (this.unusable.has(file.name)) continue;
       oldestAt = oldestAt === undefined ? file.createdAt : Math.min(oldestAt, file.createdAt);
     }
     return { bytes, segments: this.files.size, oldestAt };
@@ -198,7 +202,7 @@ export class SpoolDirectory {
   private async appendPiece(payloads: readonly Buffer[]): Promise<AppendOutcome> {
     const data = frameRecords(payloads);
     try {
-      await this.checkOpen();
+      await this.checkDirectory();
       const needed = data.length + (this.open ? 0 : SEGMENT_MAGIC.length);
       if (this.usage().bytes + needed > this.maxBytes) {
         await this.scan();
@@ -211,6 +215,7 @@ export class SpoolDirectory {
       const open = this.open ?? (await this.startSegment());
       await this.writeAt(open, data);
       open.records += payloads.length;
+      this.recordBytes = data.length / payloads.length;
       if (open.file.bytes >= this.segmentBytes) await this.sealOpen();
       return 'written';
     } catch (error) {
@@ -222,26 +227,40 @@ export class SpoolDirectory {
   }
 
   /**
-   * Makes sure the open segment is still where this process writes it. Deleted under us (the
-   * directory removed, say): what it held is lost and counted, and the directory is made again.
-   * Renamed by another process that took it over: what it held is that process's to replay.
+   * Makes sure the directory and the open segment are still where this process left them.
+   * Deleted under us (the directory removed, say): what they held is lost and counted, and the
+   * directory is made again. The open segment renamed by another process that took it over: what
+   * it held is that process's to replay.
    */
-  private async checkOpen(): Promise<void> {
+  private async checkDirectory(): Promise<void> {
+    const gone = (path: string) =>
+      this.fs.stat(path).then(
+        () => false,
+        (error: unknown) => {
+          if (codeOf(error) === 'ENOENT') return true;
+          throw error;
+        },
+      );
+    const directoryGone = await gone(this.path);
     const open = this.open;
-    if (open === undefined) return;
-    try {
-      await this.fs.stat(join(this.path, open.file.name));
-      return;
-    } catch (error) {
-      if (codeOf(error) !== 'ENOENT') throw error;
+    if (open !== undefined && (directoryGone || (await gone(join(this.path, open.file.name))))) {
+      this.open = undefined;
+      this.files.delete(open.file.name);
+      const links = await open.handle.stat().then((stat) => stat.nlink, () => 0);
+      await open.handle.close().catch(() => undefined);
+      if (links === 0 && open.records > 0) {
+        this.options.onLoss('deleted', open.records, `spool segment ${open.file.name} was deleted by something other than sgp-otel before it was replayed`);
+      }
     }
-    this.open = undefined;
-    this.files.delete(open.file.name);
-    const links = await open.handle.stat().then((stat) => stat.nlink, () => 0);
-    await open.handle.close().catch(() => undefined);
-    if (links === 0 && open.records > 0) {
-      this.options.onLoss('deleted', open.records, `spool segment ${open.file.name} was deleted by something other than sgp-otel before it was replayed`);
+    if (!directoryGone) return;
+    // The other segments of the last listing went with it (another process may have replayed
+    // some of them just before: an estimate, from their sizes).
+    let records = 0;
+    for (const file of this.files.values()) records += Math.max(1, Math.round(Math.max(0, file.bytes - SEGMENT_MAGIC.length) / this.recordBytes));
+    if (records > 0) {
+      this.options.onLoss('deleted', records, `the spool directory was deleted with ${this.files.size} more segment${this.files.size === 1 ? '' : 's'} in it (about ${records} records)`);
     }
+    this.files.clear();
     await this.fs.mkdir(this.path, { recursive: true, mode: 0o700 });
   }
 
@@ -264,6 +283,7 @@ export class SpoolDirectory {
     return this.exclusive(async () => {
       if (!this.listed) return undefined;
       try {
+        await this.checkDirectory();
         await this.scan();
         for (;;) {
           const victim = this.claimable()[0];
@@ -383,10 +403,10 @@ export class SpoolDirectory {
       this.skip(name, 'cannot read', error);
       return undefined;
     }
-    const parsed = parseSegment(data);
-    if (parsed.damaged > 0) {
+    const parsed = parseSegment(data, this.recordBytes);
+    if (parsed.damaged > 0 && parsed.lost > 0) {
       const what = parsed.foreign
-        ? 'is not a spool segment'
+        ? `has nothing readable (${data.length} bytes of zeros or of another format), about ${parsed.lost} record${parsed.lost === 1 ? '' : 's'}`
         : `has ${parsed.skippedBytes} damaged bytes in ${parsed.damaged} place${parsed.damaged === 1 ? '' : 's'} (a torn or corrupt write), about ${parsed.lost} record${parsed.lost === 1 ? '' : 's'}`;
       this.options.onLoss('corrupt', parsed.lost, `spool segment ${file.name} ${what}; those bytes were skipped, ${parsed.records.length} records read`);
     }

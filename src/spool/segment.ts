@@ -53,7 +53,11 @@ export interface ParsedSegment {
   foreign: boolean;
 }
 
-export function parseSegment(data: Buffer): ParsedSegment {
+/**
+ * `typicalRecordBytes`: the framed size of a record written lately, for estimating the records a
+ * damaged stretch held when none of the segment's records is whole.
+ */
+export function parseSegment(data: Buffer, typicalRecordBytes?: number): ParsedSegment {
   const magicIntact = data.length >= SEGMENT_MAGIC.length && data.subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC);
   if (data.length <= SEGMENT_MAGIC.length && !magicIntact) {
     // A segment created but killed before its magic was whole holds nothing: not corrupt, just empty.
@@ -81,15 +85,17 @@ export function parseSegment(data: Buffer): ParsedSegment {
     stretches.push({ bytes: resume - at, records: stepOver ? 1 : undefined });
     at = resume;
   }
+  const estimate = (bytes: number, average: number) => Math.max(1, Math.round(bytes / average));
   if (!magicIntact && records.length === 0) {
-    return { records, skippedBytes: data.length, damaged: 1, lost: 0, foreign: true };
+    // Nothing readable from the first byte: a segment whose content is gone (zeros after a crash), or not ours.
+    return { records, skippedBytes: data.length, damaged: 1, lost: estimate(data.length, typicalRecordBytes ?? data.length), foreign: true };
   }
-  const averageRecord = records.length > 0 ? recordBytes / records.length : Number.POSITIVE_INFINITY;
+  const averageRecord = records.length > 0 ? recordBytes / records.length : (typicalRecordBytes ?? Number.POSITIVE_INFINITY);
   let lost = 0;
   let skippedBytes = 0;
   for (const stretch of stretches) {
     skippedBytes += stretch.bytes;
-    lost += stretch.records ?? Math.max(1, Math.round(stretch.bytes / averageRecord));
+    lost += stretch.records ?? estimate(stretch.bytes, averageRecord);
   }
   return { records, skippedBytes, damaged: stretches.length, lost, foreign: false };
 }

@@ -108,6 +108,17 @@ describe('segment format', () => {
     expect(parsed).toMatchObject({ damaged: 1, lost: 31, skippedBytes: 31 * frame });
   });
 
+  it('a segment with no whole record left counts the records its bytes held, estimated from the size of records written lately', () => {
+    const records = Array.from({ length: 100 }, (_, i) => item(1000 + i));
+    const framed = frameRecords(records);
+    const zeroedAfterMagic = Buffer.concat([SEGMENT_MAGIC, Buffer.alloc(framed.length)]);
+    const typical = framed.length / records.length;
+    expect(parseSegment(zeroedAfterMagic, typical)).toMatchObject({ records: [], damaged: 1, lost: 100, foreign: false });
+    expect(parseSegment(Buffer.alloc(SEGMENT_MAGIC.length + framed.length), typical)).toMatchObject({ records: [], lost: 100, foreign: true });
+    // Without a size to go by, still never 0.
+    expect(parseSegment(Buffer.alloc(5000)).lost).toBe(1);
+  });
+
   it('a file cut inside its magic is empty, a file with another magic is foreign', () => {
     expect(parseSegment(SEGMENT_MAGIC.subarray(0, 3))).toEqual({ records: [], skippedBytes: 0, damaged: 0, lost: 0, foreign: false });
     expect(parseSegment(Buffer.from('not a segment at all'))).toMatchObject({ records: [], foreign: true, skippedBytes: 20 });

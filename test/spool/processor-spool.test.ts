@@ -211,6 +211,36 @@ describe('spoolDir', () => {
     expect(rig.diag.at('warn').some((w) => w.includes('was deleted by something other than sgp-otel'))).toBe(true);
   });
 
+  it.each(['the directory', 'the open segment'])('%s deleted and no span ends afterwards: the loss is counted at the next rescan, not left unseen', async (what) => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
+    await quiet(rig.clock);
+    await rig.down();
+    rig.end(100);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spooled === 100);
+    if (what === 'the directory') rmSync(dir, { recursive: true, force: true });
+    else for (const name of readdirSync(dir)) rmSync(join(dir, name));
+    await rig.up();
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spool!.dropped.total > 0);
+    expect(rig.processor.getStats().spool!.dropped).toMatchObject({ deleted: 100, total: 100 });
+    expect(rig.processor.getStats().spooled).toBe(rig.processor.getStats().replayed + rig.processor.getStats().spool!.dropped.total);
+  });
+
+  it('the directory deleted with sealed segments in it: their records are counted too (estimated from their sizes)', async () => {
+    rig = await makeRig({ spoolDir: dir, spoolMaxBytes: 1024 * 1024, maxAttempts: 1 });
+    await quiet(rig.clock);
+    await rig.down();
+    rig.end(600, 'sealed', { 'app.note': 'n'.repeat(400) });
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spooled === 600);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.seg')).length).toBeGreaterThan(1);
+    rmSync(dir, { recursive: true, force: true });
+    await rig.up();
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spool!.dropped.total > 0);
+    const deleted = rig.processor.getStats().spool!.dropped.deleted;
+    expect(deleted).toBeGreaterThan(570);
+    expect(deleted).toBeLessThan(630);
+    expect(rig.diag.at('warn').some((w) => w.includes('the spool directory was deleted with'))).toBe(true);
+  });
+
   it('a file in the spool that cannot be read (a directory named like a segment) is skipped with one warning; the other segments are replayed at once', async () => {
     rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
     await quiet(rig.clock);
