@@ -108,8 +108,11 @@ export class SpoolDirectory {
   private listed = false;
   private chain: Promise<unknown> = Promise.resolve();
   private lastCreatedAt = -1;
-  /** Framed size of the records written last: estimates what damaged or deleted bytes held. */
-  private recordBytes = 1024;
+  /**
+   * Framed size of the records written or read last: estimates what damaged or deleted bytes held.
+   * Before any, the size of a small span's item (an LLM span's is larger: then an overestimate).
+   */
+  private recordBytes = 600;
   /** Files this process tried and could not claim or read: never picked again. */
   private readonly unusable = new Set<string>();
   private readonly warned = new Set<string>();
@@ -404,6 +407,9 @@ export class SpoolDirectory {
       return undefined;
     }
     const parsed = parseSegment(data, this.recordBytes);
+    if (parsed.records.length > 0) {
+      this.recordBytes = (data.length - parsed.skippedBytes - SEGMENT_MAGIC.length) / parsed.records.length || this.recordBytes;
+    }
     if (parsed.damaged > 0 && parsed.lost > 0) {
       const what = parsed.foreign
         ? `has nothing readable (${data.length} bytes of zeros or of another format), about ${parsed.lost} record${parsed.lost === 1 ? '' : 's'}`
