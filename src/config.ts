@@ -357,14 +357,21 @@ const OWN_EXPORTER_OPTIONS = [
   'resourceAttributes',
 ] as const;
 
-/** A custom exporter with options only our own exporter reads (a privacy option above all) is a mistake to say out loud. */
-export function checkCustomExporterOptions(options: SGPSpanProcessorOptions): void {
-  if (options.exporter === undefined) return;
+/**
+ * A custom exporter with options only our own exporter reads (a privacy option above all) is a
+ * mistake to say out loud: an error for an option, a warning for SGP_CAPTURE_CONTENT beside an
+ * exporter that is not an SGPSpanExporter (one reads the variable itself). Returns the warnings.
+ */
+export function checkCustomExporterOptions(options: SGPSpanProcessorOptions, exporterIsOurs: boolean): string[] {
+  if (options.exporter === undefined) return [];
   const ignored = OWN_EXPORTER_OPTIONS.filter((name) => options[name] !== undefined);
-  if (ignored.length === 0) return;
-  throw new SGPConfigError(
-    `Invalid options ${ignored.join(', ')}: they configure sgp-otel's own exporter and would be ignored with a custom exporter; pass them to the SGPSpanExporter you give as exporter`,
-  );
+  if (ignored.length > 0) {
+    throw new SGPConfigError(
+      `Invalid options ${ignored.join(', ')}: they configure sgp-otel's own exporter and would be ignored with a custom exporter; pass them to the SGPSpanExporter you give as exporter`,
+    );
+  }
+  if (exporterIsOurs || new EnvSource(options.env ?? process.env).read('SGP_CAPTURE_CONTENT') === undefined) return [];
+  return ["SGP_CAPTURE_CONTENT is set, but this processor exports through a custom exporter that is not sgp-otel's: the variable has no effect on what that exporter sends"];
 }
 
 function exportOnRootEndSetting(value: unknown, env: EnvSource, platform: ServerlessPlatform | undefined): boolean {

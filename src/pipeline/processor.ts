@@ -140,15 +140,9 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (typeof options.exporter?.export !== 'function' || typeof options.exporter?.shutdown !== 'function') {
         throw new SGPConfigError('Invalid option exporter: expected a SpanExporter with export() and shutdown()');
       }
-      checkCustomExporterOptions(options);
       exporter = options.exporter;
+      const warnings = [...this.config.warnings, ...checkCustomExporterOptions(options, isSGPSpanExporter(exporter))];
       this.disabledReason = isSGPSpanExporter(exporter) ? exporter.disabledReason : undefined;
-      const warnings = [...this.config.warnings];
-      const captureVariable = (options.env ?? process.env).SGP_CAPTURE_CONTENT;
-      if (!isSGPSpanExporter(exporter) && captureVariable !== undefined && captureVariable !== '') {
-        // A privacy setting that silently does nothing is worse than a warning.
-        warnings.push('SGP_CAPTURE_CONTENT is set, but this processor exports through a custom exporter that is not sgp-otel\'s: the variable has no effect on what that exporter sends');
-      }
       logSoon(this.log, warnings.map((warning) => ({ level: 'warn', text: `sgp-otel: ${warning}` })));
     } else {
       const exporterConfig = resolveExporterConfig(options);
@@ -588,11 +582,9 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   /** Books each entry once the spool took it (or not: then it is held in memory, or at shutdown dropped). */
   private async writeToSpool(entries: QueueEntry[], first: number, bodies?: readonly (Buffer | undefined)[]): Promise<void> {
-    const spans: ReadableSpan[] = [];
     const items: SpoolItem[] = [];
     for (const [i, entry] of entries.entries()) {
       if (!(entry instanceof InProgressRecord)) {
-        spans.push(entry);
         // Already encoded by the export that failed: spooled as sent, the mask not run again.
         items.push({ record: this.exportRecord(entry, false), body: bodies?.[i] });
         continue;
@@ -603,15 +595,15 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (entry.superseded) this.stats.inProgress.superseded += 1;
       else this.stats.inProgress.dropped += 1;
     }
-    if (spans.length === 0) return;
+    if (items.length === 0) return;
     const outcomes = await this.spool!.write(items);
     const kept: QueueEntry[] = [];
     let spooled = 0;
     let unmappable = 0;
-    spans.forEach((span, i) => {
+    items.forEach(({ record }, i) => {
       const outcome = outcomes[i];
       if (outcome === 'kept') {
-        kept.push(span);
+        kept.push(record.span);
         return;
       }
       this.outstanding -= 1;

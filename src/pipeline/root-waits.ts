@@ -63,10 +63,6 @@ export class RootWaits {
     return this.roots.size > 0;
   }
 
-  get size(): number {
-    return this.roots.size;
-  }
-
   /**
    * A local root started inside a request: returns the promise to hand to the runtime, or
    * undefined when too many roots are watched already.
