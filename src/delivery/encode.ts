@@ -6,6 +6,7 @@
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
+import type { ByteSlab } from './byte-slab.js';
 import { SERVER_MAX_ITEMS_PER_REQUEST } from '../config.js';
 import type { ResourceAttributeFilter } from '../config.js';
 import type { JsonObject, SGPSpanItem } from '../mapping/item.js';
@@ -72,6 +73,8 @@ export interface EncodeOptions {
   /** An async mask (and a resource's async attributes) must be ready by then: half the export's time, so the other half is left for sending. */
   maskDeadline: number;
   resourceAttributes: ResourceAttributeFilter;
+  /** Where large texts become bytes (see {@link LARGE_TEXT_BYTES}); without one, a buffer each. */
+  slab?: ByteSlab;
 }
 
 /** Bytes serialized between two yields to the event loop (about 1 ms of JSON.stringify). */
@@ -163,7 +166,9 @@ async function encodeTexts(
       // Only items that need preparing (mask, content capture, size budget) are awaited.
       const next = encoding instanceof Promise ? await encoding : encoding;
       sinceYield += next.bytes;
-      if (next.bytes >= LARGE_TEXT_BYTES) next.json = Buffer.from(next.json);
+      if (next.bytes >= LARGE_TEXT_BYTES && typeof next.json === 'string') {
+        next.json = options.slab ? options.slab.write(next.json, next.bytes) : Buffer.from(next.json);
+      }
       encoded.push(next);
     } catch (error) {
       failed.push({ index, error: new Error(`span ${spanLabel(record.span)} could not be mapped to an SGP item: ${messageOf(error)}`) });

@@ -7,6 +7,7 @@ import { resolveExporterConfig } from '../config.js';
 import { SGPExportError } from '../errors.js';
 import { createLogger, logSoon } from '../log.js';
 import type { FinalAction } from './classify.js';
+import { ByteSlab } from './byte-slab.js';
 import { classifyFailure } from './classify.js';
 import type { EncodedRecord, ExportRecord, RequestChunk } from './encode.js';
 import { encodeRequests, itemOf, requestBody, shrink } from './encode.js';
@@ -72,6 +73,7 @@ export class SGPSpanExporter implements SpanExporter {
   private readonly config: ExporterConfig;
   private readonly transport: RetryingTransport | undefined;
   private readonly inFlight = new Set<Promise<ExportReport>>();
+  private readonly slab = new ByteSlab();
   private isShutdown = false;
 
   constructor(options: SGPExporterOptions = {}) {
@@ -166,7 +168,7 @@ export class SGPSpanExporter implements SpanExporter {
       }
       const { captureContent, mask, maxFieldBytes, clock, maxBatchBytes, resourceAttributes } = this.config;
       const maskDeadline = clock.now() + Math.max(0, deadline - clock.now()) / 2;
-      const options = { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes };
+      const options = { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes, slab: this.slab };
       const { chunks, encoded, failed } = await encodeRequests(records, options, maxBatchBytes);
       for (const { index, error } of failed) {
         report.outcomes[index] = 'unmappable';
