@@ -1,7 +1,8 @@
-import { Agent, EnvHttpProxyAgent, request } from 'undici';
+import { Agent, EnvHttpProxyAgent } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import { SGPExportError } from '../errors.js';
+import { put } from './put.js';
 import { isRetryable, parseRetryAfter } from './retry.js';
 
 /** Error bodies are read up to this many bytes; the rest is discarded unread. */
@@ -32,7 +33,8 @@ export const SHUTDOWN = Symbol('sgp-otel shutdown');
 
 /** Sends JSON bodies to the SGP spans endpoint. One instance keeps its connections alive across batches. */
 export class SGPTransport {
-  private readonly endpoint: string;
+  /** The endpoint as undici's dispatch takes it. */
+  private readonly target: { origin: string; path: string };
   private readonly headers: Record<string, string>;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
@@ -41,7 +43,7 @@ export class SGPTransport {
   private readonly secrets: string[];
 
   constructor(options: TransportOptions) {
-    this.endpoint = options.endpoint.toString();
+    this.target = { origin: options.endpoint.origin, path: `${options.endpoint.pathname}${options.endpoint.search}` };
     this.clock = options.clock;
     const extra = Object.fromEntries(
       Object.entries(options.headers).filter(([name]) => !RESERVED_HEADERS.has(name.toLowerCase())),
@@ -76,26 +78,10 @@ export class SGPTransport {
     const cancelTimeout = this.clock.schedule(() => controller.abort(TIMEOUT), timeoutMillis);
     const signal = controller.signal;
     try {
-      const response = await request(this.endpoint, {
-        method: 'PUT',
-        headers: this.headers,
-        body,
-        dispatcher: this.dispatcher,
-        signal,
-      });
-      if (response.statusCode >= 200 && response.statusCode < 300) {
-        await response.body.dump({ limit: MAX_ERROR_BODY_BYTES }).catch(() => undefined);
-        return { ok: true, status: response.statusCode };
-      }
-      const text = await readCapped(response.body, MAX_ERROR_BODY_BYTES);
-      const retryAfterMillis = parseRetryAfter(
-        {
-          'retry-after-ms': headerValue(response.headers['retry-after-ms']),
-          'retry-after': headerValue(response.headers['retry-after']),
-        },
-        this.clock.now(),
-      );
-      return { ok: false, error: httpError(response.statusCode, text, retryAfterMillis, this.secrets) };
+      const response = await put(this.dispatcher, { ...this.target, headers: this.headers, body, signal, maxBodyBytes: MAX_ERROR_BODY_BYTES });
+      if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
+      const retryAfterMillis = parseRetryAfter({ 'retry-after-ms': response.retryAfterMs, 'retry-after': response.retryAfter }, this.clock.now());
+      return { ok: false, error: httpError(response.status, response.text, retryAfterMillis, this.secrets) };
     } catch (error) {
       const failure = requestError(error, signal.reason === SHUTDOWN, signal.reason === TIMEOUT, timeoutMillis, this.secrets);
       return { ok: false, error: failure };
@@ -124,29 +110,6 @@ export function redact(text: string, secrets: readonly string[]): string {
 }
 
 const RESERVED_HEADERS = new Set(['x-api-key', 'x-selected-account-id', 'content-type', 'content-length', 'host']);
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-async function readCapped(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      const buffer = chunk as Buffer;
-      chunks.push(buffer.subarray(0, Math.max(0, limit - size)));
-      size += buffer.length;
-      if (size >= limit) {
-        body.destroy();
-        break;
-      }
-    }
-  } catch {
-    // A body that breaks off still leaves the status code to report.
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** The server's own words, shortened: `{"detail": "..."}` is FastAPI's shape, else the raw text. */
 function excerpt(text: string): string {
