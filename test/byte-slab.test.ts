@@ -22,4 +22,18 @@ describe('ByteSlab', () => {
     expect(second.toString()).toBe('b'.repeat(50));
     expect(huge.toString()).toBe('c'.repeat(500));
   });
+
+  it('allocates request bodies from the same slab as texts, and a body larger than a slab on its own', () => {
+    const slab = new ByteSlab(1024);
+    const text = slab.write('{"a":1}', 7);
+    const body = slab.allocate(500);
+    const large = slab.allocate(4096);
+    expect(body.length).toBe(500);
+    expect(body.buffer).toBe(text.buffer);
+    expect(body.byteOffset).toBe(text.byteOffset + 7);
+    expect(large.length).toBe(4096);
+    expect(large.buffer).not.toBe(text.buffer);
+    // The slab goes on after a large body: the next small piece still shares it.
+    expect(slab.allocate(10).buffer).toBe(text.buffer);
+  });
 });

@@ -1,9 +1,11 @@
 /**
- * Large item texts as UTF-8, written one after another into shared slabs of memory instead of a
- * buffer each. Every buffer is a separate ArrayBuffer that the garbage collector must track and
- * sweep: with 100 KB LLM items, a buffer per item made the collector's pauses (which hold the
- * event loop) several milliseconds longer. A slab lives as long as any of its views; the space
- * left at a slab's end when the next text does not fit is at most one text's size.
+ * Large item texts as UTF-8, and request bodies, placed one after another in shared slabs of
+ * memory instead of a buffer each. Every buffer is a separate ArrayBuffer that the garbage
+ * collector must track and sweep: with 100 KB LLM items, a buffer per item made the collector's
+ * pauses (which hold the event loop) several milliseconds longer; with small spans, allocating
+ * each request's body cost more than writing it. A slab lives as long as any of its views; the space
+ * left at a slab's end when the next piece does not fit is smaller than that piece; a piece
+ * larger than a slab gets a buffer of its own.
  */
 export class ByteSlab {
   private slab = Buffer.alloc(0);
@@ -13,12 +15,20 @@ export class ByteSlab {
 
   /** `text` (whose UTF-8 length is `bytes`) as UTF-8, a view into the current slab. */
   write(text: string, bytes: number): Buffer {
+    const view = this.allocate(bytes);
+    view.write(text, 0);
+    return view;
+  }
+
+  /** `bytes` of uninitialized memory, a view into the current slab (a buffer of its own when larger than a slab). */
+  allocate(bytes: number): Buffer {
+    if (bytes > this.slabBytes) return Buffer.allocUnsafeSlow(bytes);
     if (this.slab.length - this.used < bytes) {
-      this.slab = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, bytes));
+      this.slab = Buffer.allocUnsafeSlow(this.slabBytes);
       this.used = 0;
     }
     const start = this.used;
-    this.used += this.slab.write(text, start);
+    this.used += bytes;
     return this.slab.subarray(start, this.used);
   }
 }

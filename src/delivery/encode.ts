@@ -108,7 +108,7 @@ export async function encodeRequests(
 ): Promise<{ chunks: RequestChunk[]; encoded: number; failed: { index: number; error: Error }[] }> {
   const { encoded, failed } = await encodeTexts(records, options);
   const chunks: RequestChunk[] = [];
-  for (const texts of requestChunks(encoded, maxBatchBytes, (text) => text.bytes)) chunks.push(await writeRequest(texts, options.clock));
+  for (const texts of requestChunks(encoded, maxBatchBytes, (text) => text.bytes)) chunks.push(await writeRequest(texts, options));
   return { chunks, encoded: encoded.length, failed };
 }
 
@@ -121,11 +121,14 @@ function mappingOptions(record: ExportRecord, options: { resourceAttributes: Res
   return { inProgress: record.inProgress, parentId: record.parentId, resourceAttributes: options.resourceAttributes };
 }
 
-/** One request body written from the items' texts, with each record's bytes a view into it; yields like the encoding loop. */
-async function writeRequest(texts: EncodedText[], clock: Clock): Promise<RequestChunk> {
+/**
+ * One request body written from the items' texts, with each record's bytes a view into it; yields
+ * like the encoding loop. A body smaller than a slab comes out of the slab.
+ */
+async function writeRequest(texts: EncodedText[], options: EncodeOptions): Promise<RequestChunk> {
   let size = BODY_OPEN.length + BODY_CLOSE.length + Math.max(0, texts.length - 1);
   for (const text of texts) size += text.bytes;
-  const body = Buffer.allocUnsafe(size);
+  const body = options.slab ? options.slab.allocate(size) : Buffer.allocUnsafe(size);
   let at = BODY_OPEN.copy(body, 0);
   const records: EncodedRecord[] = [];
   let sinceYield = 0;
@@ -133,17 +136,40 @@ async function writeRequest(texts: EncodedText[], clock: Clock): Promise<Request
     // Encoding megabytes of LLM text into the body in one go would hold the event loop.
     if (sinceYield >= YIELD_AFTER_BYTES) {
       sinceYield = 0;
-      await clock.yield();
+      await options.clock.yield();
     }
     const text = texts[i]!;
     if (i > 0) at += BODY_COMMA.copy(body, at);
     const written = typeof text.json === 'string' ? body.write(text.json, at) : text.json.copy(body, at);
-    records.push({ index: text.index, source: text.source, item: text.item, body: body.subarray(at, at + written), shrunk: false });
+    records.push(new RequestRecord(text, body, at, at + written));
     at += written;
     sinceYield += written;
   }
   BODY_CLOSE.copy(body, at);
   return { body, records };
+}
+
+/** A record written into a request body: its bytes are made a view of that body only when asked for (a retry, a split, the spool). */
+class RequestRecord implements EncodedRecord {
+  readonly index: number;
+  readonly source: ExportRecord;
+  readonly item: SGPSpanItem | undefined;
+  readonly shrunk = false;
+
+  constructor(
+    text: EncodedText,
+    private readonly request: Buffer,
+    private readonly start: number,
+    private readonly end: number,
+  ) {
+    this.index = text.index;
+    this.source = text.source;
+    this.item = text.item;
+  }
+
+  get body(): Buffer {
+    return this.request.subarray(this.start, this.end);
+  }
 }
 
 async function encodeTexts(
