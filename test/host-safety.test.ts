@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
-import { cjs, esm, runProgram as run } from './helpers.js';
+import { cjs, esm, eventually, runProgram as run } from './helpers.js';
 
 // Programs run as users run them: plain `node`, default flags, the built package (`npm test` builds
 // first). What is checked is how each one ends and what reached the server.
@@ -78,6 +80,41 @@ describe('a pending forceFlush() or shutdown() keeps the process alive until it 
     );
     expect(ended).toMatchObject({ code: 0, stdout: 'outage; leaving\n' });
     server = await startSGPTestServer();
+  });
+});
+
+describe('a TCP connect that never completes', () => {
+  it('holds a program ending with shutdown() at most timeoutMillis past shutdown, not undici\'s own 10 s', async () => {
+    // A listener stopped with its accept queue full: the kernel drops every further SYN, so a
+    // connect neither succeeds nor fails (a firewall that drops packets, a wedged server).
+    const listener = spawn(process.execPath, ['-e', "const s = require('net').createServer(); s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => console.log(s.address().port))"], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const fillers: net.Socket[] = [];
+    try {
+      const port = await new Promise<number>((resolve) => listener.stdout.once('data', (data: Buffer) => resolve(Number(data.toString().trim()))));
+      listener.kill('SIGSTOP');
+      // The queue takes backlog + 1 connections; wait until they are in, then one more connect hangs.
+      let connected = 0;
+      for (let i = 0; i < 4; i += 1) fillers.push(net.connect(port, '127.0.0.1').on('connect', () => (connected += 1)).on('error', () => undefined));
+      await eventually(() => connected >= 2);
+      const started = Date.now();
+      const ended = await run(
+        esm(`import { SGPSpanProcessor } from 'sgp-otel';
+             import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+             const provider = new BasicTracerProvider({ spanProcessors: [new SGPSpanProcessor({ timeoutMillis: 1000, exportTimeoutMillis: 2000, logLevel: 'none' })] });
+             provider.getTracer('t').startSpan('never-connects').end();
+             await provider.shutdown().catch(() => undefined);
+             console.log('shut down');`),
+        { SGP_API_KEY: 'k', SGP_ACCOUNT_ID: 'a', SGP_CLIENT_BASE_URL: `http://127.0.0.1:${port}` },
+      );
+      expect(ended).toMatchObject({ code: 0, stdout: 'shut down\n' });
+      // shutdown() settles at 2 s; the connect in flight is given up at 1 s. Before: about 10 s more.
+      expect(Date.now() - started).toBeLessThan(8000);
+    } finally {
+      for (const socket of fillers) socket.destroy();
+      listener.kill('SIGKILL');
+    }
   });
 });
 

@@ -474,3 +474,49 @@ describe('stats', () => {
     await provider.shutdown();
   });
 });
+
+describe('shutdown during an outage', () => {
+  it('a shutdown that aborts the retries of an outage does not say SGP is reachable again', async () => {
+    // Backoff waits that last until the clock reaches their end (or an abort), so shutdown can meet one.
+    const base = virtualClock();
+    const clock = {
+      ...base,
+      sleep: (ms: number, signal?: AbortSignal) =>
+        new Promise<void>((resolve) => {
+          const cancel = base.schedule(resolve, ms);
+          signal?.addEventListener('abort', () => (cancel(), resolve()), { once: true });
+        }),
+    };
+    const diag = captureDiag();
+    server.failNext(1e6, 503);
+    const processor = new SGPSpanProcessor({ ...credentials(server.url), clock, flushOnExit: false, maxAttempts: 2 });
+    const drive = async (condition: () => boolean) => {
+      for (let step = 0; step < 50 && !condition(); step += 1) {
+        await eventually(() => base.pendingYields === 0);
+        await nextTurn();
+        if (condition() || base.nextDue() === undefined) break;
+        base.advance(base.nextDue()! - base.now());
+      }
+    };
+    try {
+      endSpans(providerWith(processor), 3);
+      void processor.forceFlush().catch(() => undefined);
+      await drive(() => processor.getStats().outage);
+      expect(processor.getStats().outage).toBe(true);
+      // The outage's next round: its first attempt is refused, and its retry waits when shutdown comes.
+      const before = server.requests.length;
+      await drive(() => server.requests.length > before);
+      let settled = false;
+      void processor.shutdown().then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await drive(() => settled);
+      expect(settled).toBe(true);
+      expect(diag.at('info').filter((line) => line.includes('reachable again'))).toEqual([]);
+      expect(processor.getStats()).toMatchObject({ outage: true, exported: 0, dropped: { shutdown: 3 } });
+    } finally {
+      diag.stop();
+    }
+  });
+});

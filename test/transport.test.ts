@@ -1,5 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_ERROR_BODY_BYTES, SGPTransport, SHUTDOWN } from '../src/delivery/transport.js';
 import { virtualClock } from './helpers.js';
@@ -17,7 +20,7 @@ afterEach(async () => {
 });
 
 /** A real server on 127.0.0.1 answering every request with `respond`, and a transport pointed at it. */
-async function serve(respond: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+async function serve(respond: (req: http.IncomingMessage, res: http.ServerResponse) => void, dispatcher?: Dispatcher) {
   server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => respond(req, res));
@@ -29,10 +32,11 @@ async function serve(respond: (req: http.IncomingMessage, res: http.ServerRespon
     apiKey: KEY,
     accountId: 'acct',
     headers: {},
-    dispatcher: undefined,
+    dispatcher,
     connections: 1,
     proxy: undefined,
     clock,
+    timeoutMillis: 10_000,
   });
   return { transport, clock };
 }
@@ -92,4 +96,91 @@ describe('SGPTransport against a misbehaving server', () => {
     const shutdown = await hanging;
     expect(shutdown.ok ? undefined : shutdown.error.kind).toBe('shutdown');
   });
+
+  it('takes a 2xx as the answer as soon as its status arrives, without waiting for the body', async () => {
+    const { transport } = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"ok":');
+    });
+    // No clock is moved: only the status can end this request.
+    expect(await transport.send(Buffer.from('{"items":[]}'), 30_000, new AbortController())).toEqual({ ok: true, status: 200 });
+  });
+
+  it('an interim 1xx answer is not the answer, nor are its headers', async () => {
+    let raw: net.Server | undefined;
+    try {
+      raw = net.createServer((socket) => {
+        socket.once('data', () => {
+          socket.write('HTTP/1.1 103 Early Hints\r\nretry-after: 5\r\nlink: </x>; rel=preload\r\n\r\n');
+          socket.write('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\r\nbusy');
+        });
+      });
+      await new Promise<void>((resolve) => raw!.listen(0, '127.0.0.1', resolve));
+      const direct = new SGPTransport({
+        endpoint: new URL(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/v5/spans/batch`),
+        apiKey: KEY,
+        accountId: 'acct',
+        headers: {},
+        dispatcher: undefined,
+        connections: 1,
+        proxy: undefined,
+        clock: virtualClock(),
+        timeoutMillis: 10_000,
+      });
+      const result = await direct.send(Buffer.from('{"items":[]}'), 30_000, new AbortController());
+      await direct.destroy();
+      expect(result.ok ? undefined : { status: result.error.status, retryAfterMillis: result.error.retryAfterMillis }).toEqual({ status: 503, retryAfterMillis: undefined });
+    } finally {
+      await new Promise((resolve) => raw?.close(resolve));
+    }
+  });
+
+  it.each([
+    ['cut by the quote length right through it', (key: string) => `Forbidden. ${'.'.repeat(268)} x-api-key=${key}`],
+    ['in JSON without "detail", its slashes escaped', (key: string) => JSON.stringify({ message: `invalid key ${key}` }).replaceAll('/', '\\/')],
+    ['in JSON, escaped as \\u sequences', (key: string) => `{"message": "${[...key].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"}`],
+  ])('never quotes a key the server echoes %s', async (_case, echo) => {
+    const key = 'sk-live/ABCDEFGH/IJKLMNOPQRSTUVWXYZ0123';
+    server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(403).end(echo(String(req.headers['x-api-key']))));
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    transport = new SGPTransport({
+      endpoint: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v5/spans/batch`),
+      apiKey: key,
+      accountId: 'acct',
+      headers: {},
+      dispatcher: undefined,
+      connections: 1,
+      proxy: undefined,
+      clock: virtualClock(),
+      timeoutMillis: 10_000,
+    });
+    const result = await transport.send(Buffer.from('{"items":[]}'), 30_000, new AbortController());
+    const message = result.ok ? '' : result.error.message;
+    expect(message).toMatch(/^SGP answered HTTP 403: /);
+    // Not even a piece of it: no 8 characters of the key in a row.
+    for (let at = 0; at + 8 <= key.length; at += 1) expect(message).not.toContain(key.slice(at, at + 8));
+  });
+
+  it("works through a user's own dispatcher, answering its handler interface", async () => {
+    const agent = new Agent();
+    let requests = 0;
+    const { transport } = await serve((_req, res) => {
+      requests += 1;
+      if (requests === 1) res.writeHead(503, { 'Retry-After-Ms': '1500' }).end('busy');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    }, agent);
+    const refused = await transport.send(Buffer.from('{"items":[]}'), 30_000, new AbortController());
+    const taken = await transport.send(Buffer.from('{"items":[]}'), 30_000, new AbortController());
+    await agent.close();
+    expect(refused.ok ? undefined : { status: refused.error.status, wait: refused.error.retryAfterMillis, message: refused.error.message }).toEqual({
+      status: 503,
+      wait: 1500,
+      message: 'SGP answered HTTP 503: busy',
+    });
+    expect(taken).toEqual({ ok: true, status: 200 });
+  });
 });
+

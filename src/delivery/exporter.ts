@@ -92,6 +92,7 @@ export class SGPSpanExporter implements SpanExporter {
         connections: this.config.connections,
         proxy: this.config.proxy,
         clock: this.config.clock,
+        timeoutMillis: this.config.timeoutMillis,
       });
       this.transport = new RetryingTransport(transport, {
         policy: this.config.retry,
@@ -216,7 +217,10 @@ export class SGPSpanExporter implements SpanExporter {
           if (error !== undefined) next.push({ records: half, error });
         }
       }
-      if (next.length >= 4 && next.length === sent && next.every((part) => part.error.message === next[0]!.error.message)) {
+      // Not for a 413, which smaller parts can cure, nor for single items, past halving: each gets
+      // its own last chance (a 413 its retry with strings cut short).
+      const alike = next.length >= 4 && next.length === sent && next.every((part) => part.error.message === next[0]!.error.message);
+      if (alike && next[0]!.error.status !== 413 && !next.every((part) => part.records.length === 1)) {
         for (const part of next) this.settle(part.records, 'reject', withNote(part.error, 'every part of the batch was refused alike'), report);
         return;
       }

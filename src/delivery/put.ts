@@ -1,8 +1,13 @@
 /**
- * One HTTP PUT through an undici dispatcher's own handler interface (`dispatch`), which every
- * undici dispatcher (agents, proxy agents, mock agents, other versions) implements. undici's
+ * One HTTP PUT through an undici dispatcher's own handler interface (`dispatch`). undici's
  * `request()` would wrap each call in an async resource, an abort listener and a response stream
  * only to be read and thrown away: per batch, that was about half of the request's JavaScript time.
+ *
+ * undici has two handler interfaces: the callback one (`onConnect`, `onHeaders`, ...), the only one
+ * undici 5 and 6 (Node's built-in fetch included) know, and the controller one (`onRequestStart`,
+ * `onResponseStart`, ...), the only one undici 8 knows; undici 7 takes either. Our own agent gets
+ * the callback handler, which undici 7 runs without an adapter; a user's dispatcher, whatever its
+ * version, gets a handler with both.
  */
 import type { Dispatcher } from 'undici';
 
@@ -23,12 +28,14 @@ export interface PutOptions {
   signal: AbortSignal;
   /** Bytes of an error response's body to keep. */
   maxBodyBytes: number;
+  /** The dispatcher may be of any undici version: answer both handler interfaces. */
+  anyVersion: boolean;
 }
 
 /** Resolves with the response (any status); rejects with the network error or the signal's reason. */
 export function put(dispatcher: Dispatcher, options: PutOptions): Promise<PutResponse> {
   return new Promise((resolve, reject) => {
-    const handler = new PutHandler(options, resolve, reject);
+    const handler = options.anyVersion ? new AnyVersionPutHandler(options, resolve, reject) : new PutHandler(options, resolve, reject);
     if (options.signal.aborted) {
       reject(options.signal.reason);
       return;
@@ -42,7 +49,11 @@ export function put(dispatcher: Dispatcher, options: PutOptions): Promise<PutRes
   });
 }
 
-/** undici's (stable, callback) dispatch handler; also the abort listener of its request's signal. */
+/**
+ * undici's callback dispatch handler; also the abort listener of its request's signal. A 2xx status
+ * is the answer at once (SGP has taken the batch; the rest of the body is read and ignored), so a
+ * deadline or shutdown that comes while the body is still arriving cannot count it as undelivered.
+ */
 class PutHandler {
   private status = 0;
   private retryAfterMs: string | undefined;
@@ -71,8 +82,13 @@ class PutHandler {
   }
 
   onHeaders(status: number, rawHeaders: (Buffer | string)[] | null): boolean {
+    // An interim answer (100 Continue, 103 Early Hints) is not the answer, nor are its headers.
+    if (status < 200) return true;
     this.status = status;
-    if (status >= 200 && status < 300) return true;
+    if (status < 300) {
+      this.succeed();
+      return true;
+    }
     for (let i = 0; rawHeaders && i + 1 < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toString().toLowerCase();
       if (name === 'retry-after-ms') this.retryAfterMs ??= rawHeaders[i + 1]!.toString();
@@ -82,7 +98,7 @@ class PutHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.status >= 200 && this.status < 300) return true;
+    if (this.settled) return true;
     const room = this.options.maxBodyBytes - this.size;
     this.chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
     this.size += chunk.length;
@@ -124,6 +140,34 @@ class PutHandler {
   private settle(): void {
     this.settled = true;
     this.options.signal.removeEventListener('abort', this);
+  }
+}
+
+/** The same handler, answering undici's controller interface too (undici 7 and 8). */
+class AnyVersionPutHandler extends PutHandler {
+  onRequestStart(controller: { abort(reason: Error): void }): void {
+    this.onConnect((reason) => controller.abort(reason ?? new Error('request aborted')));
+  }
+
+  onResponseStart(_controller: unknown, status: number, headers: Record<string, string | string[] | undefined>): void {
+    const raw: string[] = [];
+    for (const name of ['retry-after-ms', 'retry-after']) {
+      const value = headers[name];
+      if (value !== undefined) raw.push(name, Array.isArray(value) ? value[0]! : value);
+    }
+    this.onHeaders(status, raw);
+  }
+
+  onResponseData(_controller: unknown, chunk: Buffer): void {
+    this.onData(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.onComplete();
+  }
+
+  onResponseError(_controller: unknown, error: Error): void {
+    this.onError(error);
   }
 }
 

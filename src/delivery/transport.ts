@@ -25,6 +25,13 @@ export interface TransportOptions {
   proxy: { httpProxy?: string; httpsProxy?: string; noProxy?: string } | undefined;
   /** Times each request's deadline. */
   clock: Clock;
+  /**
+   * The request deadline (`timeoutMillis`), also given to our own agent as its connect and body
+   * timeouts: a deadline on the clock cannot end a TCP connect that never completes (the socket
+   * would keep the process alive until undici's own 10 s), nor a body still arriving after its 2xx
+   * was taken as the answer (the connection would stay busy).
+   */
+  timeoutMillis: number;
 }
 
 /** Why a request was aborted: its own deadline passed, or the exporter is shutting down. */
@@ -60,7 +67,14 @@ export class SGPTransport {
     // A fixed number of connections, one per export the processor runs at once: undici's pool
     // would otherwise open another socket when a batch is sent in the same tick the previous one
     // finished. 15 s keep-alive outlives the 4 s flush cadence, so one TLS handshake serves many batches.
-    const agentOptions = { connections: options.connections, keepAliveTimeout: 15_000, keepAliveMaxTimeout: 60_000 };
+    const timeout = options.timeoutMillis;
+    const agentOptions = {
+      connections: options.connections,
+      keepAliveTimeout: 15_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: { timeout },
+      bodyTimeout: timeout,
+    };
     const { proxy } = options;
     // Empty strings, not undefined: undici would otherwise read process.env itself, ignoring the `env` option.
     this.dispatcher =
@@ -78,7 +92,7 @@ export class SGPTransport {
     const cancelTimeout = this.clock.schedule(() => controller.abort(TIMEOUT), timeoutMillis);
     const signal = controller.signal;
     try {
-      const response = await put(this.dispatcher, { ...this.target, headers: this.headers, body, signal, maxBodyBytes: MAX_ERROR_BODY_BYTES });
+      const response = await put(this.dispatcher, { ...this.target, headers: this.headers, body, signal, maxBodyBytes: MAX_ERROR_BODY_BYTES, anyVersion: !this.ownsDispatcher });
       if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
       const retryAfterMillis = parseRetryAfter({ 'retry-after-ms': response.retryAfterMs, 'retry-after': response.retryAfter }, this.clock.now());
       return { ok: false, error: httpError(response.status, response.text, retryAfterMillis, this.secrets) };
@@ -111,26 +125,39 @@ export function redact(text: string, secrets: readonly string[]): string {
 
 const RESERVED_HEADERS = new Set(['x-api-key', 'x-selected-account-id', 'content-type', 'content-length', 'host']);
 
-/** The server's own words, shortened: `{"detail": "..."}` is FastAPI's shape, else the raw text. */
-function excerpt(text: string): string {
-  let message = text.trim();
+/**
+ * The server's own words, shortened: `{"detail": "..."}` is FastAPI's shape, other JSON is quoted
+ * decoded, anything else as it came. Every secret is redacted from the whole text, as sent and as
+ * decoded, before anything is cut: a cut through a secret would leave a piece no longer matching it.
+ */
+function excerpt(text: string, secrets: readonly string[]): string {
+  const variants = secretVariants(secrets);
+  let message = redact(text.trim(), variants);
   try {
-    const parsed: unknown = JSON.parse(message);
-    if (parsed && typeof parsed === 'object' && 'detail' in parsed) {
-      const detail = (parsed as { detail: unknown }).detail;
-      message = typeof detail === 'string' ? detail : JSON.stringify(detail);
-    }
+    const parsed: unknown = JSON.parse(text);
+    const detail = parsed && typeof parsed === 'object' && 'detail' in parsed ? (parsed as { detail: unknown }).detail : parsed;
+    message = redact(typeof detail === 'string' ? detail : JSON.stringify(detail), variants);
   } catch {
     // Not JSON (or cut at the read cap): quote the text, minus the start of a cut-off {"detail": "...
     message = message.replace(/^\{\s*"detail"\s*:\s*"/, '');
   }
-  message = message.replace(/\s+/g, ' ');
+  message = redact(message.replace(/\s+/g, ' '), variants);
   return message.length > ERROR_EXCERPT_CHARS ? `${message.slice(0, ERROR_EXCERPT_CHARS)}...` : message;
 }
 
+/** Each secret as it is, as JSON writes it inside a string, and with `/` escaped as some servers write it. */
+function secretVariants(secrets: readonly string[]): string[] {
+  const variants = new Set<string>();
+  for (const secret of secrets) {
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    for (const variant of [secret, escaped, escaped.replaceAll('/', '\\/')]) if (variant !== '') variants.add(variant);
+  }
+  // Longest first, so a variant that contains another is replaced whole.
+  return [...variants].sort((a, b) => b.length - a.length);
+}
+
 function httpError(status: number, body: string, retryAfterMillis: number | undefined, secrets: readonly string[]): SGPExportError {
-  // Redacted after decoding: in the raw JSON a key with a quote or backslash is escaped and would not match.
-  const said = redact(excerpt(body), secrets);
+  const said = excerpt(body, secrets);
   const failure = { kind: 'http' as const, status, retryAfterMillis };
   return new SGPExportError(`SGP answered HTTP ${status}${said ? `: ${said}` : ''}`, {
     ...failure,

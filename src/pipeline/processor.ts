@@ -757,8 +757,9 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (this.spool?.writable) this.spill(held, first, heldBodies);
       else this.hold({ first, entries: held });
       this.outageRound(detail('retryLater'));
-    } else if (this.outageRounds > 0 && this.held.length === 0 && this.heldInFlight === (carriesHeld ? 1 : 0)) {
-      // The outage ends when no held span is left, waiting or in flight.
+    } else if (this.outageRounds > 0 && answered(report) && this.held.length === 0 && this.heldInFlight === (carriesHeld ? 1 : 0)) {
+      // The outage ends when SGP answered and no held span is left, waiting or in flight (a
+      // shutdown that aborted the requests is no answer).
       this.outageOver();
     }
   }
@@ -813,3 +814,8 @@ function reportInternalError(error: unknown): void {
 }
 
 function noop(): void {}
+
+/** Whether SGP answered any of the report's requests: a span taken or refused (not only aborted or failed locally). */
+function answered(report: ExportReport): boolean {
+  return report.outcomes.some((outcome) => outcome === 'exported' || outcome === 'rejected');
+}

@@ -48,6 +48,7 @@ export class ReplaySender {
       connections: 1,
       proxy: config.proxy,
       clock: config.clock,
+      timeoutMillis: config.timeoutMillis,
     });
     this.transport = new RetryingTransport(transport, { policy: config.retry, requestTimeoutMillis: config.timeoutMillis, clock: config.clock, log });
   }

@@ -113,6 +113,17 @@ describe('fault injection', () => {
     rig.check();
   });
 
+  it('a batch of nothing but huge spans, every part refused with 413: each span still gets its retry truncated', async () => {
+    rig = await makeRig({ maxFieldBytes: 8 * 1024 * 1024 }, { maxBodyBytes: 256 * 1024 });
+    const huge = rig.end(4, 'huge', { 'sgp.input': 'x'.repeat(600 * 1024) });
+    await rig.capture(rig.processor.forceFlush());
+    expect(rig.errors).toEqual([]);
+    expect(rig.server.items.map((item) => item.id).sort()).toEqual([...huge].sort());
+    for (const item of rig.server.items) expect(item.metadata.sgp_otel).toMatchObject({ truncated_after: 'HTTP 413' });
+    expect(rig.processor.getStats()).toMatchObject({ exported: 4, dropped: { total: 0 } });
+    rig.check();
+  });
+
   it('401 (bad key): one request per batch, no retries, one clear error', async () => {
     rig = await makeRig({}, { apiKey: 'the-real-key' });
     rig.end(200);
