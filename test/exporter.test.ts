@@ -144,6 +144,30 @@ describe('SGPSpanExporter over HTTP', () => {
     await exporter.shutdown();
   });
 
+  it('reuses the memory of large request bodies only once nothing refers to them: bodies kept for a later retry stay intact', async () => {
+    const big = await startSGPTestServer({ apiKey: API_KEY, accountId: ACCOUNT_ID, maxBodyBytes: 64 * 1024 * 1024 });
+    try {
+      const exporter = new SGPSpanExporter({ ...credentials(big.url), clock: virtualClock() });
+      // 20 spans of 60 KB: a 1.2 MB body, larger than a slab, so it comes from the pool.
+      const spansOf = (tag: string) => makeSpans(20, { 'sgp.input': `${tag}:${'x'.repeat(60 * 1024)}` });
+      big.failNext(4, 503);
+      const held = await exportBatch(exporter, spansOf('first'));
+      expect(held.retryLater).toBe(20);
+      const kept = held.bodies!.map((body) => Buffer.from(body!));
+      // Three more batches go out whole, each body given back and taken again.
+      for (const tag of ['second', 'third', 'fourth']) expect((await exportBatch(exporter, spansOf(tag))).exported).toBe(20);
+      expect(held.bodies!.map((body) => Buffer.from(body!))).toEqual(kept);
+      expect(JSON.parse(held.bodies![0]!.toString()).input.value.startsWith('first:')).toBe(true);
+      // And the server received every item of every batch that went out, whole.
+      const tags = big.items.map((item) => String(item.input.value).split(':')[0]).sort();
+      expect(tags).toEqual([...Array(20).fill('fourth'), ...Array(20).fill('second'), ...Array(20).fill('third')]);
+      expect(big.items.every((item) => String(item.input.value).length === 60 * 1024 + 7 || String(item.input.value).length === 60 * 1024 + 6)).toBe(true);
+      await exporter.shutdown();
+    } finally {
+      await big.close();
+    }
+  });
+
   it('reads a huge error body only up to its cap and quotes a short excerpt', async () => {
     const exporter = new SGPSpanExporter({ ...credentials(server.url), clock: virtualClock() });
     server.failNext(1, 401, { body: `{"detail": "${'bad key '.repeat(200_000)}"}` });

@@ -6,7 +6,7 @@
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
-import type { ByteSlab } from './byte-slab.js';
+import type { BodyPool, ByteSlab } from './byte-slab.js';
 import { SERVER_MAX_ITEMS_PER_REQUEST } from '../config.js';
 import type { ResourceAttributeFilter } from '../config.js';
 import type { JsonObject, SGPSpanItem } from '../mapping/item.js';
@@ -45,6 +45,10 @@ export interface EncodedRecord {
 export interface RequestChunk {
   body: Buffer;
   records: EncodedRecord[];
+  /** The body came from {@link EncodeOptions.bodies}, to be given back once sent, unless {@link viewed}. */
+  pooled: boolean;
+  /** A record's bytes were asked for (a retry later, a split, the spool): the body must outlive this request. */
+  viewed: boolean;
 }
 
 /** An item's JSON text, before it is written into a request. */
@@ -75,6 +79,8 @@ export interface EncodeOptions {
   resourceAttributes: ResourceAttributeFilter;
   /** Where large texts become bytes (see {@link LARGE_TEXT_BYTES}); without one, a buffer each. */
   slab?: ByteSlab;
+  /** Where request bodies too large for the slab come from. */
+  bodies?: BodyPool;
 }
 
 /** Bytes serialized between two yields to the event loop (about 1 ms of JSON.stringify). */
@@ -128,9 +134,11 @@ function mappingOptions(record: ExportRecord, options: { resourceAttributes: Res
 async function writeRequest(texts: EncodedText[], options: EncodeOptions): Promise<RequestChunk> {
   let size = BODY_OPEN.length + BODY_CLOSE.length + Math.max(0, texts.length - 1);
   for (const text of texts) size += text.bytes;
-  const body = options.slab ? options.slab.allocate(size) : Buffer.allocUnsafe(size);
-  let at = BODY_OPEN.copy(body, 0);
+  const pooled = options.bodies !== undefined && options.slab !== undefined && size > options.slab.slabBytes;
+  const body = pooled ? options.bodies!.take(size) : options.slab ? options.slab.allocate(size) : Buffer.allocUnsafe(size);
   const records: EncodedRecord[] = [];
+  const chunk: RequestChunk = { body, records, pooled, viewed: false };
+  let at = BODY_OPEN.copy(body, 0);
   let sinceYield = 0;
   for (let i = 0; i < texts.length; i += 1) {
     // Encoding megabytes of LLM text into the body in one go would hold the event loop.
@@ -141,12 +149,12 @@ async function writeRequest(texts: EncodedText[], options: EncodeOptions): Promi
     const text = texts[i]!;
     if (i > 0) at += BODY_COMMA.copy(body, at);
     const written = typeof text.json === 'string' ? body.write(text.json, at) : text.json.copy(body, at);
-    records.push(new RequestRecord(text, body, at, at + written));
+    records.push(new RequestRecord(text, chunk, at, at + written));
     at += written;
     sinceYield += written;
   }
   BODY_CLOSE.copy(body, at);
-  return { body, records };
+  return chunk;
 }
 
 /** A record written into a request body: its bytes are made a view of that body only when asked for (a retry, a split, the spool). */
@@ -158,7 +166,7 @@ class RequestRecord implements EncodedRecord {
 
   constructor(
     text: EncodedText,
-    private readonly request: Buffer,
+    private readonly request: RequestChunk,
     private readonly start: number,
     private readonly end: number,
   ) {
@@ -168,7 +176,8 @@ class RequestRecord implements EncodedRecord {
   }
 
   get body(): Buffer {
-    return this.request.subarray(this.start, this.end);
+    this.request.viewed = true;
+    return this.request.body.subarray(this.start, this.end);
   }
 }
 

@@ -7,7 +7,7 @@ import { resolveExporterConfig } from '../config.js';
 import { SGPExportError } from '../errors.js';
 import { createLogger, logSoon } from '../log.js';
 import type { FinalAction } from './classify.js';
-import { ByteSlab } from './byte-slab.js';
+import { BodyPool, ByteSlab } from './byte-slab.js';
 import { classifyFailure } from './classify.js';
 import type { EncodedRecord, ExportRecord, RequestChunk } from './encode.js';
 import { encodeRequests, itemOf, requestBody, shrink } from './encode.js';
@@ -74,6 +74,7 @@ export class SGPSpanExporter implements SpanExporter {
   private readonly transport: RetryingTransport | undefined;
   private readonly inFlight = new Set<Promise<ExportReport>>();
   private readonly slab = new ByteSlab();
+  private readonly bodies = new BodyPool();
   private isShutdown = false;
 
   constructor(options: SGPExporterOptions = {}) {
@@ -169,7 +170,9 @@ export class SGPSpanExporter implements SpanExporter {
       }
       const { captureContent, mask, maxFieldBytes, clock, maxBatchBytes, resourceAttributes } = this.config;
       const maskDeadline = clock.now() + Math.max(0, deadline - clock.now()) / 2;
-      const options = { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes, slab: this.slab };
+      // Reused bodies only with our own agent: a dispatcher of the user's might hold on to a body.
+      const bodies = this.config.dispatcher === undefined ? this.bodies : undefined;
+      const options = { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes, slab: this.slab, bodies };
       const { chunks, encoded, failed } = await encodeRequests(records, options, maxBatchBytes);
       for (const { index, error } of failed) {
         report.outcomes[index] = 'unmappable';
@@ -194,6 +197,18 @@ export class SGPSpanExporter implements SpanExporter {
    * everything would.
    */
   private async deliverChunk(chunk: RequestChunk, deadline: number, report: ExportReport, budget: { left: number }): Promise<void> {
+    try {
+      await this.deliverChunkOnce(chunk, deadline, report, budget);
+    } finally {
+      // Nothing holds a view of the body: once undici is done writing it, the next request may have it.
+      if (chunk.pooled && !chunk.viewed) {
+        const { body } = chunk;
+        void this.transport!.whenDone(body).then(() => this.bodies.give(body));
+      }
+    }
+  }
+
+  private async deliverChunkOnce(chunk: RequestChunk, deadline: number, report: ExportReport, budget: { left: number }): Promise<void> {
     const first = await this.sendOnce(chunk.records, deadline, report, chunk.body);
     if (first === undefined) return;
     let refused: { records: EncodedRecord[]; error: SGPExportError }[] = [{ records: chunk.records, error: first }];

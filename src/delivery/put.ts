@@ -30,6 +30,8 @@ export interface PutOptions {
   maxBodyBytes: number;
   /** The dispatcher may be of any undici version: answer both handler interfaces. */
   anyVersion: boolean;
+  /** Called once undici is done with the request (which may be after the promise settled: a 2xx is the answer at once). */
+  onEnd?: () => void;
 }
 
 /** Resolves with the response (any status); rejects with the network error or the signal's reason. */
@@ -38,6 +40,7 @@ export function put(dispatcher: Dispatcher, options: PutOptions): Promise<PutRes
     const handler = options.anyVersion ? new AnyVersionPutHandler(options, resolve, reject) : new PutHandler(options, resolve, reject);
     if (options.signal.aborted) {
       reject(options.signal.reason);
+      options.onEnd?.();
       return;
     }
     options.signal.addEventListener('abort', handler, { once: true });
@@ -112,12 +115,22 @@ class PutHandler {
 
   onComplete(): void {
     this.succeed();
+    this.end();
   }
 
   onError(error: Error): void {
     // A body that breaks off after the status still leaves the status to report.
     if (this.status !== 0) this.succeed();
     else this.fail(error);
+    this.end();
+  }
+
+  private ended = false;
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.options.onEnd?.();
   }
 
   private succeed(): void {

@@ -76,6 +76,11 @@ export class RetryingTransport {
     for (const controller of this.active) controller.abort(SHUTDOWN);
   }
 
+  /** Resolves once no attempt of `body` is still being written (see {@link SGPTransport.whenDone}). */
+  whenDone(body: Buffer): Promise<void> {
+    return this.transport.whenDone(body);
+  }
+
   close(): Promise<void> {
     return this.transport.close();
   }

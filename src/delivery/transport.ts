@@ -46,6 +46,8 @@ export class SGPTransport {
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly clock: Clock;
+  /** Requests that undici may still be writing, by body. */
+  private readonly unfinished = new Map<Buffer | string, Promise<void>[]>();
   /** Credentials to scrub from any text that came back from the network. */
   private readonly secrets: string[];
 
@@ -92,7 +94,8 @@ export class SGPTransport {
     const cancelTimeout = this.clock.schedule(() => controller.abort(TIMEOUT), timeoutMillis);
     const signal = controller.signal;
     try {
-      const response = await put(this.dispatcher, { ...this.target, headers: this.headers, body, signal, maxBodyBytes: MAX_ERROR_BODY_BYTES, anyVersion: !this.ownsDispatcher });
+      const ended = this.track(body);
+      const response = await put(this.dispatcher, { ...this.target, headers: this.headers, body, signal, maxBodyBytes: MAX_ERROR_BODY_BYTES, anyVersion: !this.ownsDispatcher, onEnd: ended });
       if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
       const retryAfterMillis = parseRetryAfter({ 'retry-after-ms': response.retryAfterMs, 'retry-after': response.retryAfter }, this.clock.now());
       return { ok: false, error: httpError(response.status, response.text, retryAfterMillis, this.secrets) };
@@ -102,6 +105,26 @@ export class SGPTransport {
     } finally {
       cancelTimeout();
     }
+  }
+
+  /** Resolves once no request of `body` is in undici's hands any more (its memory may then be reused). */
+  whenDone(body: Buffer | string): Promise<void> {
+    return Promise.all(this.unfinished.get(body) ?? []).then(() => undefined);
+  }
+
+  /** Notes a request of `body` in progress; the returned function says it is over. */
+  private track(body: Buffer | string): () => void {
+    let done = (): void => undefined;
+    const over = new Promise<void>((resolve) => (done = resolve));
+    const list = this.unfinished.get(body) ?? [];
+    list.push(over);
+    this.unfinished.set(body, list);
+    return () => {
+      done();
+      const left = (this.unfinished.get(body) ?? []).filter((promise) => promise !== over);
+      if (left.length > 0) this.unfinished.set(body, left);
+      else this.unfinished.delete(body);
+    };
   }
 
   async close(): Promise<void> {
