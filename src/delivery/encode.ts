@@ -6,7 +6,8 @@
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
-import type { BodyPool, ByteSlab } from './byte-slab.js';
+import type { BodyPool } from './body-pool.js';
+import type { ByteSlab } from './byte-slab.js';
 import { SERVER_MAX_ITEMS_PER_REQUEST } from '../config.js';
 import type { ResourceAttributeFilter } from '../config.js';
 import type { JsonObject, SGPSpanItem } from '../mapping/item.js';
@@ -79,7 +80,7 @@ export interface EncodeOptions {
   resourceAttributes: ResourceAttributeFilter;
   /** Where large texts become bytes (see {@link LARGE_TEXT_BYTES}); without one, a buffer each. */
   slab?: ByteSlab;
-  /** Where request bodies too large for the slab come from. */
+  /** Where request bodies come from, given back by the exporter once sent; without one, the allocator. */
   bodies?: BodyPool;
 }
 
@@ -129,13 +130,13 @@ function mappingOptions(record: ExportRecord, options: { resourceAttributes: Res
 
 /**
  * One request body written from the items' texts, with each record's bytes a view into it; yields
- * like the encoding loop. A body smaller than a slab comes out of the slab.
+ * like the encoding loop.
  */
 async function writeRequest(texts: EncodedText[], options: EncodeOptions): Promise<RequestChunk> {
   let size = BODY_OPEN.length + BODY_CLOSE.length + Math.max(0, texts.length - 1);
   for (const text of texts) size += text.bytes;
-  const pooled = options.bodies !== undefined && options.slab !== undefined && size > options.slab.slabBytes;
-  const body = pooled ? options.bodies!.take(size) : options.slab ? options.slab.allocate(size) : Buffer.allocUnsafe(size);
+  const pooled = options.bodies !== undefined;
+  const body = pooled ? options.bodies!.take(size) : Buffer.allocUnsafe(size);
   const records: EncodedRecord[] = [];
   const chunk: RequestChunk = { body, records, pooled, viewed: false };
   let at = BODY_OPEN.copy(body, 0);
