@@ -19,17 +19,12 @@ afterEach(async () => {
   transport = undefined;
 });
 
-/** A real server on 127.0.0.1 answering every request with `respond`, and a transport pointed at it. */
-async function serve(respond: (req: http.IncomingMessage, res: http.ServerResponse) => void, dispatcher?: Dispatcher) {
-  server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => respond(req, res));
-  });
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+/** A transport to 127.0.0.1:`port` on a virtual clock. */
+function transportTo(port: number, { apiKey = KEY, dispatcher }: { apiKey?: string; dispatcher?: Dispatcher } = {}) {
   const clock = virtualClock();
-  transport = new SGPTransport({
-    endpoint: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v5/spans/batch`),
-    apiKey: KEY,
+  const made = new SGPTransport({
+    endpoint: new URL(`http://127.0.0.1:${port}/v5/spans/batch`),
+    apiKey,
     accountId: 'acct',
     headers: {},
     dispatcher,
@@ -38,7 +33,19 @@ async function serve(respond: (req: http.IncomingMessage, res: http.ServerRespon
     clock,
     timeoutMillis: 10_000,
   });
-  return { transport, clock };
+  return { transport: made, clock };
+}
+
+/** A real server on 127.0.0.1 answering every request with `respond`, and a transport pointed at it. */
+async function serve(respond: (req: http.IncomingMessage, res: http.ServerResponse) => void, options: { apiKey?: string; dispatcher?: Dispatcher } = {}) {
+  server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => respond(req, res));
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  const made = transportTo((server.address() as AddressInfo).port, options);
+  transport = made.transport;
+  return made;
 }
 
 describe('SGPTransport against a misbehaving server', () => {
@@ -116,17 +123,7 @@ describe('SGPTransport against a misbehaving server', () => {
         });
       });
       await new Promise<void>((resolve) => raw!.listen(0, '127.0.0.1', resolve));
-      const direct = new SGPTransport({
-        endpoint: new URL(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/v5/spans/batch`),
-        apiKey: KEY,
-        accountId: 'acct',
-        headers: {},
-        dispatcher: undefined,
-        connections: 1,
-        proxy: undefined,
-        clock: virtualClock(),
-        timeoutMillis: 10_000,
-      });
+      const { transport: direct } = transportTo((raw.address() as AddressInfo).port);
       const result = await direct.send(Buffer.from('{"items":[]}'), 30_000, new AbortController());
       await direct.destroy();
       expect(result.ok ? undefined : { status: result.error.status, retryAfterMillis: result.error.retryAfterMillis }).toEqual({ status: 503, retryAfterMillis: undefined });
@@ -141,22 +138,7 @@ describe('SGPTransport against a misbehaving server', () => {
     ['in JSON, escaped as \\u sequences', (key: string) => `{"message": "${[...key].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"}`],
   ])('never quotes a key the server echoes %s', async (_case, echo) => {
     const key = 'sk-live/ABCDEFGH/IJKLMNOPQRSTUVWXYZ0123';
-    server = http.createServer((req, res) => {
-      req.resume();
-      req.on('end', () => res.writeHead(403).end(echo(String(req.headers['x-api-key']))));
-    });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    transport = new SGPTransport({
-      endpoint: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v5/spans/batch`),
-      apiKey: key,
-      accountId: 'acct',
-      headers: {},
-      dispatcher: undefined,
-      connections: 1,
-      proxy: undefined,
-      clock: virtualClock(),
-      timeoutMillis: 10_000,
-    });
+    const { transport } = await serve((req, res) => res.writeHead(403).end(echo(String(req.headers['x-api-key']))), { apiKey: key });
     const result = await transport.send(Buffer.from('{"items":[]}'), 30_000, new AbortController());
     const message = result.ok ? '' : result.error.message;
     expect(message).toMatch(/^SGP answered HTTP 403: /);
@@ -171,7 +153,7 @@ describe('SGPTransport against a misbehaving server', () => {
       requests += 1;
       if (requests === 1) res.writeHead(503, { 'Retry-After-Ms': '1500' }).end('busy');
       else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    }, agent);
+    }, { dispatcher: agent });
     const refused = await transport.send(Buffer.from('{"items":[]}'), 30_000, new AbortController());
     const taken = await transport.send(Buffer.from('{"items":[]}'), 30_000, new AbortController());
     await agent.close();
