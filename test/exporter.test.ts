@@ -1,3 +1,5 @@
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { ExportResultCode, isTracingSuppressed } from '@opentelemetry/core';
@@ -13,6 +15,13 @@ import type { RecordOutcome } from '../src/delivery/exporter.js';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
 import { ACCOUNT_ID, API_KEY, credentials, eventually, virtualClock } from './helpers.js';
+
+function makeNamedSpans(spans: { name: string; attributes: Record<string, unknown> }[]): ReadableSpan[] {
+  const memory = new InMemorySpanExporter();
+  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] }).getTracer('exporter-test');
+  for (const { name, attributes } of spans) tracer.startSpan(name, { attributes: attributes as never }).end();
+  return memory.getFinishedSpans();
+}
 
 function makeSpans(count: number, attributes: Record<string, unknown> = {}): ReadableSpan[] {
   const memory = new InMemorySpanExporter();
@@ -165,6 +174,61 @@ describe('SGPSpanExporter over HTTP', () => {
       await exporter.shutdown();
     } finally {
       await big.close();
+    }
+  });
+
+  it('a server that answers before reading a large body: the body is not reused while the socket still sends it', async () => {
+    // Answers as soon as a request's headers are in, then reads the body only after a pause: the
+    // socket is still sending the body when the answer completes the request.
+    const bodies: string[] = [];
+    const early = net.createServer((socket) => {
+      let buffered = Buffer.alloc(0);
+      let need = -1;
+      let paused = false;
+      socket.on('data', (data) => {
+        buffered = Buffer.concat([buffered, data]);
+        for (;;) {
+          if (need < 0) {
+            const end = buffered.indexOf('\r\n\r\n');
+            if (end < 0) return;
+            need = Number(/content-length: *(\d+)/i.exec(buffered.subarray(0, end).toString())![1]);
+            buffered = buffered.subarray(end + 4);
+            socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
+            if (!paused) {
+              paused = true;
+              socket.pause();
+              setTimeout(() => socket.resume(), 300);
+            }
+          }
+          if (buffered.length < need) return;
+          bodies.push(buffered.subarray(0, need).toString());
+          buffered = buffered.subarray(need);
+          need = -1;
+        }
+      });
+    });
+    await new Promise<void>((resolve) => early.listen(0, '127.0.0.1', resolve));
+    const exporter = new SGPSpanExporter({
+      ...credentials(`http://127.0.0.1:${(early.address() as AddressInfo).port}`),
+      clock: virtualClock(),
+      // One body larger than the kernel's socket buffers, so its end is still queued when the answer comes.
+      maxBatchBytes: 16 * 1024 * 1024,
+    });
+    try {
+      const batches = ['A', 'B', 'C'].map((letter) => Array.from({ length: 10 }, (_, i) => ({ name: `${letter}${i}`, text: letter.repeat(900_000) })));
+      for (const batch of batches) {
+        const spans = makeNamedSpans(batch.map(({ name, text }) => ({ name, attributes: { 'sgp.input': text } })));
+        expect((await exportBatch(exporter, spans)).exported).toBe(10);
+      }
+      await eventually(() => bodies.length === 3);
+      for (const [n, body] of bodies.entries()) {
+        const items = JSON.parse(body).items as { name: string; input: { value: string } }[];
+        expect(items.map((item) => item.name)).toEqual(batches[n]!.map(({ name }) => name));
+        for (const item of items) expect(item.input.value === item.name[0]!.repeat(900_000)).toBe(true);
+      }
+    } finally {
+      await exporter.shutdown();
+      early.close();
     }
   });
 

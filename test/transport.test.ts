@@ -136,12 +136,14 @@ describe('SGPTransport against a misbehaving server', () => {
     ['cut by the quote length right through it', (key: string) => `Forbidden. ${'.'.repeat(268)} x-api-key=${key}`],
     ['in JSON without "detail", its slashes escaped', (key: string) => JSON.stringify({ message: `invalid key ${key}` }).replaceAll('/', '\\/')],
     ['in JSON, escaped as \\u sequences', (key: string) => `{"message": "${[...key].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"}`],
+    ['percent-encoded', (key: string) => `invalid key ${encodeURIComponent(key)}`],
+    ['across the 64 KiB read limit, after whitespace', (key: string) => `${' '.repeat(MAX_ERROR_BODY_BYTES - 16)}${key}`],
   ])('never quotes a key the server echoes %s', async (_case, echo) => {
     const key = 'sk-live/ABCDEFGH/IJKLMNOPQRSTUVWXYZ0123';
     const { transport } = await serve((req, res) => res.writeHead(403).end(echo(String(req.headers['x-api-key']))), { apiKey: key });
     const result = await transport.send(Buffer.from('{"items":[]}'), 30_000, new AbortController());
     const message = result.ok ? '' : result.error.message;
-    expect(message).toMatch(/^SGP answered HTTP 403: /);
+    expect(message).toMatch(/^SGP answered HTTP 403/);
     // Not even a piece of it: no 8 characters of the key in a row.
     for (let at = 0; at + 8 <= key.length; at += 1) expect(message).not.toContain(key.slice(at, at + 8));
   });

@@ -171,8 +171,7 @@ export class SGPSpanExporter implements SpanExporter {
       }
       const { captureContent, mask, maxFieldBytes, clock, maxBatchBytes, resourceAttributes } = this.config;
       const maskDeadline = clock.now() + Math.max(0, deadline - clock.now()) / 2;
-      // Reused bodies only with our own agent: a dispatcher of the user's might hold on to a body.
-      const bodies = this.config.dispatcher === undefined ? this.bodies : undefined;
+      const bodies = this.transport.reusesBodies ? this.bodies : undefined;
       const options = { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes, slab: this.slab, bodies };
       const { chunks, encoded, failed } = await encodeRequests(records, options, maxBatchBytes);
       for (const { index, error } of failed) {
@@ -204,7 +203,7 @@ export class SGPSpanExporter implements SpanExporter {
       // Nothing holds a view of the body: once undici is done writing it, the next request may have it.
       if (chunk.pooled && !chunk.viewed) {
         const { body } = chunk;
-        void this.transport!.whenDone(body).then(() => this.bodies.give(body));
+        void this.transport!.whenDone(body).then((reusable) => reusable && this.bodies.give(body));
       }
     }
   }

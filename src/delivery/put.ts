@@ -18,6 +18,8 @@ export interface PutResponse {
   retryAfter: string | undefined;
   /** The body, up to `maxBodyBytes` (the rest is not read: the connection is closed instead). Empty on a 2xx. */
   text: string;
+  /** The body went on past `maxBodyBytes`: {@link text} is cut, maybe through a word (or a secret). */
+  cut: boolean;
 }
 
 export interface PutOptions {
@@ -85,7 +87,8 @@ class PutHandler {
   }
 
   onHeaders(status: number, rawHeaders: (Buffer | string)[] | null): boolean {
-    // An interim answer (100 Continue, 103 Early Hints) is not the answer, nor are its headers.
+    // An interim answer (103 Early Hints) is not the answer, nor are its headers. (An unasked-for
+    // 100 Continue never gets here: undici ends the connection with "bad response".)
     if (status < 200) return true;
     this.status = status;
     if (status < 300) {
@@ -141,6 +144,7 @@ class PutHandler {
       retryAfterMs: this.retryAfterMs,
       retryAfter: this.retryAfter,
       text: this.chunks.length === 0 ? '' : Buffer.concat(this.chunks).toString('utf8'),
+      cut: this.size >= this.options.maxBodyBytes,
     });
   }
 

@@ -76,9 +76,13 @@ export class RetryingTransport {
     for (const controller of this.active) controller.abort(SHUTDOWN);
   }
 
-  /** Resolves once no attempt of `body` is still being written (see {@link SGPTransport.whenDone}). */
-  whenDone(body: Buffer): Promise<void> {
+  /** Whether `body`'s memory may be reused, once it is (see {@link SGPTransport.whenDone}). */
+  whenDone(body: Buffer): Promise<boolean> {
     return this.transport.whenDone(body);
+  }
+
+  get reusesBodies(): boolean {
+    return this.transport.reusesBodies;
   }
 
   close(): Promise<void> {

@@ -1,4 +1,5 @@
-import { Agent, EnvHttpProxyAgent } from 'undici';
+import type { Socket } from 'node:net';
+import { Agent, buildConnector, EnvHttpProxyAgent } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import { SGPExportError } from '../errors.js';
@@ -46,6 +47,8 @@ export class SGPTransport {
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly clock: Clock;
+  /** The sockets of our own agent (see {@link trackingConnector}). */
+  private readonly sockets = new Set<Socket>();
   /** Requests that undici may still be writing, by body. */
   private readonly unfinished = new Map<Buffer | string, Promise<void>[]>();
   /** Credentials to scrub from any text that came back from the network. */
@@ -83,7 +86,28 @@ export class SGPTransport {
       options.dispatcher ??
       (proxy
         ? new EnvHttpProxyAgent({ ...agentOptions, httpProxy: proxy.httpProxy ?? '', httpsProxy: proxy.httpsProxy ?? '', noProxy: proxy.noProxy ?? '' })
-        : new Agent(agentOptions));
+        : new Agent({ ...agentOptions, connect: this.trackingConnector(timeout) }));
+    this.reusesBodies = options.dispatcher === undefined && !proxy;
+  }
+
+  /**
+   * Whether a body may be used again once {@link whenDone} says so: only with our own direct agent,
+   * whose sockets we see. A user's dispatcher might keep a body; a proxy's sockets are not ours.
+   */
+  readonly reusesBodies: boolean;
+
+  /** undici's connector, noting each socket it makes, so {@link whenDone} can see unsent bytes. */
+  private trackingConnector(timeout: number): buildConnector.connector {
+    const connect = buildConnector({ timeout });
+    return (options, callback) =>
+      connect(options, (...result) => {
+        const socket = result[1];
+        if (socket) {
+          this.sockets.add(socket);
+          socket.once('close', () => this.sockets.delete(socket));
+        }
+        callback(...result);
+      });
   }
 
   /**
@@ -98,7 +122,7 @@ export class SGPTransport {
       const response = await put(this.dispatcher, { ...this.target, headers: this.headers, body, signal, maxBodyBytes: MAX_ERROR_BODY_BYTES, anyVersion: !this.ownsDispatcher, onEnd: ended });
       if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
       const retryAfterMillis = parseRetryAfter({ 'retry-after-ms': response.retryAfterMs, 'retry-after': response.retryAfter }, this.clock.now());
-      return { ok: false, error: httpError(response.status, response.text, retryAfterMillis, this.secrets) };
+      return { ok: false, error: httpError(response.status, response.text, response.cut, retryAfterMillis, this.secrets) };
     } catch (error) {
       const failure = requestError(error, signal.reason === SHUTDOWN, signal.reason === TIMEOUT, timeoutMillis, this.secrets);
       return { ok: false, error: failure };
@@ -107,9 +131,24 @@ export class SGPTransport {
     }
   }
 
-  /** Resolves once no request of `body` is in undici's hands any more (its memory may then be reused). */
-  whenDone(body: Buffer | string): Promise<void> {
-    return Promise.all(this.unfinished.get(body) ?? []).then(() => undefined);
+  /**
+   * Resolves true once no request of `body` is in undici's hands and no socket of ours still holds
+   * unsent bytes, so its memory may be reused: a server may answer before it has read a body, and
+   * the socket then still sends the rest from that very memory. False when that cannot be known
+   * ({@link reusesBodies} false) or does not come to pass within a few turns of the event loop.
+   */
+  async whenDone(body: Buffer | string): Promise<boolean> {
+    await Promise.all(this.unfinished.get(body) ?? []);
+    if (!this.reusesBodies) return false;
+    for (let turn = 0; turn < 100; turn += 1) {
+      let busy: Socket | undefined;
+      for (const socket of this.sockets) if (!socket.destroyed && socket.writableLength > 0) busy = socket;
+      if (busy === undefined) return true;
+      // A large write in progress says when it has drained (or its socket closed); a small one is gone in a turn or two.
+      if (busy.writableNeedDrain) await drainedOrClosed(busy);
+      else await this.clock.yield();
+    }
+    return false;
   }
 
   /** Notes a request of `body` in progress; the returned function says it is over. */
@@ -137,6 +176,18 @@ export class SGPTransport {
   }
 }
 
+function drainedOrClosed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
 /** `text` with every occurrence of each secret replaced, for text a server (or a proxy) sent back. */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
@@ -153,8 +204,11 @@ const RESERVED_HEADERS = new Set(['x-api-key', 'x-selected-account-id', 'content
  * decoded, anything else as it came. Every secret is redacted from the whole text, as sent and as
  * decoded, before anything is cut: a cut through a secret would leave a piece no longer matching it.
  */
-function excerpt(text: string, secrets: readonly string[]): string {
+function excerpt(body: string, cut: boolean, secrets: readonly string[]): string {
   const variants = secretVariants(secrets);
+  // A body cut at the read limit may end in the first part of a secret, which matches nothing: drop
+  // as much of its end as the longest secret could leave.
+  const text = cut ? body.slice(0, Math.max(0, body.length - (variants[0]?.length ?? 0))) : body;
   let message = redact(text.trim(), variants);
   try {
     const parsed: unknown = JSON.parse(text);
@@ -168,19 +222,19 @@ function excerpt(text: string, secrets: readonly string[]): string {
   return message.length > ERROR_EXCERPT_CHARS ? `${message.slice(0, ERROR_EXCERPT_CHARS)}...` : message;
 }
 
-/** Each secret as it is, as JSON writes it inside a string, and with `/` escaped as some servers write it. */
+/** Each secret as it is, as JSON writes it inside a string, with `/` escaped as some servers write it, and percent-encoded. */
 function secretVariants(secrets: readonly string[]): string[] {
   const variants = new Set<string>();
   for (const secret of secrets) {
     const escaped = JSON.stringify(secret).slice(1, -1);
-    for (const variant of [secret, escaped, escaped.replaceAll('/', '\\/')]) if (variant !== '') variants.add(variant);
+    for (const variant of [secret, escaped, escaped.replaceAll('/', '\\/'), encodeURIComponent(secret)]) if (variant !== '') variants.add(variant);
   }
   // Longest first, so a variant that contains another is replaced whole.
   return [...variants].sort((a, b) => b.length - a.length);
 }
 
-function httpError(status: number, body: string, retryAfterMillis: number | undefined, secrets: readonly string[]): SGPExportError {
-  const said = excerpt(body, secrets);
+function httpError(status: number, body: string, cut: boolean, retryAfterMillis: number | undefined, secrets: readonly string[]): SGPExportError {
+  const said = excerpt(body, cut, secrets);
   const failure = { kind: 'http' as const, status, retryAfterMillis };
   return new SGPExportError(`SGP answered HTTP ${status}${said ? `: ${said}` : ''}`, {
     ...failure,
