@@ -115,7 +115,11 @@ export async function encodeRequests(
 ): Promise<{ chunks: RequestChunk[]; encoded: number; failed: { index: number; error: Error }[] }> {
   const { encoded, failed } = await encodeTexts(records, options);
   const chunks: RequestChunk[] = [];
-  for (const texts of requestChunks(encoded, maxBatchBytes, (text) => text.bytes)) chunks.push(await writeRequest(texts, options));
+  for (const texts of requestChunks(encoded, maxBatchBytes, (text) => text.bytes)) {
+    chunks.push(await writeRequest(texts, options));
+    // Copied into the body: the texts' slab room can serve the next ones.
+    for (const text of texts) if (typeof text.json !== 'string') options.slab?.release(text.json);
+  }
   return { chunks, encoded: encoded.length, failed };
 }
 

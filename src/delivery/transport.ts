@@ -49,6 +49,8 @@ export class SGPTransport {
   private readonly clock: Clock;
   /** The sockets of our own agent (see {@link trackingConnector}). */
   private readonly sockets = new Set<Socket>();
+  /** The one wait for each socket still sending. */
+  private readonly drains = new Map<Socket, Promise<void>>();
   /** Requests that undici may still be writing, by body. */
   private readonly unfinished = new Map<Buffer | string, Promise<void>[]>();
   /** Credentials to scrub from any text that came back from the network. */
@@ -145,10 +147,22 @@ export class SGPTransport {
       for (const socket of this.sockets) if (!socket.destroyed && socket.writableLength > 0) busy = socket;
       if (busy === undefined) return true;
       // A large write in progress says when it has drained (or its socket closed); a small one is gone in a turn or two.
-      if (busy.writableNeedDrain) await drainedOrClosed(busy);
+      if (busy.writableNeedDrain) await this.drained(busy);
       else await this.clock.yield();
     }
     return false;
+  }
+
+  /** Resolves when `socket` has sent what it holds, or closed: one wait per socket, however many ask. */
+  private drained(socket: Socket): Promise<void> {
+    let wait = this.drains.get(socket);
+    if (wait === undefined) {
+      wait = drainedOrClosed(socket).then(() => {
+        this.drains.delete(socket);
+      });
+      this.drains.set(socket, wait);
+    }
+    return wait;
   }
 
   /** Notes a request of `body` in progress; the returned function says it is over. */
