@@ -46,8 +46,6 @@ export interface EncodedRecord {
 export interface RequestChunk {
   body: Buffer;
   records: EncodedRecord[];
-  /** The body came from {@link EncodeOptions.bodies}, to be given back once sent, unless {@link viewed}. */
-  pooled: boolean;
   /** A record's bytes were asked for (a retry later, a split, the spool): the body must outlive this request. */
   viewed: boolean;
 }
@@ -139,10 +137,9 @@ function mappingOptions(record: ExportRecord, options: { resourceAttributes: Res
 async function writeRequest(texts: EncodedText[], options: EncodeOptions): Promise<RequestChunk> {
   let size = BODY_OPEN.length + BODY_CLOSE.length + Math.max(0, texts.length - 1);
   for (const text of texts) size += text.bytes;
-  const pooled = options.bodies !== undefined;
-  const body = pooled ? options.bodies!.take(size) : Buffer.allocUnsafe(size);
+  const body = options.bodies ? options.bodies.take(size) : Buffer.allocUnsafe(size);
   const records: EncodedRecord[] = [];
-  const chunk: RequestChunk = { body, records, pooled, viewed: false };
+  const chunk: RequestChunk = { body, records, viewed: false };
   let at = BODY_OPEN.copy(body, 0);
   let sinceYield = 0;
   for (let i = 0; i < texts.length; i += 1) {

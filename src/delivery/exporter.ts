@@ -190,24 +190,25 @@ export class SGPSpanExporter implements SpanExporter {
     return report;
   }
 
+  /** Delivers one request's worth of records, then gives its body back to the pool when it came from there and nothing kept a view of it. */
+  private async deliverChunk(chunk: RequestChunk, deadline: number, report: ExportReport, budget: { left: number }): Promise<void> {
+    try {
+      await this.deliverChunkOnce(chunk, deadline, report, budget);
+    } finally {
+      if (this.transport!.reusesBodies && !chunk.viewed) {
+        const { body } = chunk;
+        // Once undici and the socket are done with it, the next request may have it.
+        void this.transport!.whenDone(body).then((reusable) => reusable && this.bodies.give(body));
+      }
+    }
+  }
+
   /**
    * Sends one request's worth of records. When SGP refuses it for its content, halves it level by
    * level to find the items at fault, within `budget` requests; probing stops early when every part
    * of a level (four or more) is refused for the very same reason, as a server that refuses
    * everything would.
    */
-  private async deliverChunk(chunk: RequestChunk, deadline: number, report: ExportReport, budget: { left: number }): Promise<void> {
-    try {
-      await this.deliverChunkOnce(chunk, deadline, report, budget);
-    } finally {
-      // Nothing holds a view of the body: once undici is done writing it, the next request may have it.
-      if (chunk.pooled && !chunk.viewed) {
-        const { body } = chunk;
-        void this.transport!.whenDone(body).then((reusable) => reusable && this.bodies.give(body));
-      }
-    }
-  }
-
   private async deliverChunkOnce(chunk: RequestChunk, deadline: number, report: ExportReport, budget: { left: number }): Promise<void> {
     const first = await this.sendOnce(chunk.records, deadline, report, chunk.body);
     if (first === undefined) return;

@@ -66,7 +66,10 @@ class PutHandler {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private abortRequest: ((reason?: Error) => void) | undefined;
+  /** The promise is settled (the answer may come before undici is done). */
   private settled = false;
+  /** undici is done with the request: `onEnd` was called. */
+  private ended = false;
 
   constructor(
     private readonly options: PutOptions,
@@ -127,8 +130,6 @@ class PutHandler {
     else this.fail(error);
     this.end();
   }
-
-  private ended = false;
 
   private end(): void {
     if (this.ended) return;

@@ -52,7 +52,7 @@ export class SGPTransport {
   /** The one wait for each socket still sending. */
   private readonly drains = new Map<Socket, Promise<void>>();
   /** Requests that undici may still be writing, by body. */
-  private readonly unfinished = new Map<Buffer | string, Promise<void>[]>();
+  private readonly unfinished = new Map<Buffer | string, Set<Promise<void>>>();
   /** Credentials to scrub from any text that came back from the network. */
   private readonly secrets: string[];
 
@@ -169,14 +169,13 @@ export class SGPTransport {
   private track(body: Buffer | string): () => void {
     let done = (): void => undefined;
     const over = new Promise<void>((resolve) => (done = resolve));
-    const list = this.unfinished.get(body) ?? [];
-    list.push(over);
-    this.unfinished.set(body, list);
+    const requests = this.unfinished.get(body) ?? new Set<Promise<void>>();
+    requests.add(over);
+    this.unfinished.set(body, requests);
     return () => {
       done();
-      const left = (this.unfinished.get(body) ?? []).filter((promise) => promise !== over);
-      if (left.length > 0) this.unfinished.set(body, left);
-      else this.unfinished.delete(body);
+      requests.delete(over);
+      if (requests.size === 0 && this.unfinished.get(body) === requests) this.unfinished.delete(body);
     };
   }
 
