@@ -157,7 +157,7 @@ describe('SGPSpanExporter over HTTP', () => {
     const big = await startSGPTestServer({ apiKey: API_KEY, accountId: ACCOUNT_ID, maxBodyBytes: 64 * 1024 * 1024 });
     try {
       const exporter = new SGPSpanExporter({ ...credentials(big.url), clock: virtualClock() });
-      // 20 spans of 60 KB: a 1.2 MB body, larger than a slab, so it comes from the pool.
+      // 20 spans of 60 KB: one 1.2 MB body from the pool.
       const spansOf = (tag: string) => makeSpans(20, { 'sgp.input': `${tag}:${'x'.repeat(60 * 1024)}` });
       big.failNext(4, 503);
       const held = await exportBatch(exporter, spansOf('first'));
@@ -229,6 +229,45 @@ describe('SGPSpanExporter over HTTP', () => {
     } finally {
       await exporter.shutdown();
       early.close();
+    }
+  });
+
+  it('encodes concurrent exports in turns: no turn of the event loop serializes items of two exports', async () => {
+    const big = await startSGPTestServer({ apiKey: API_KEY, accountId: ACCOUNT_ID, maxBodyBytes: 64 * 1024 * 1024 });
+    try {
+      const exporter = new SGPSpanExporter({ ...credentials(big.url), clock: virtualClock() });
+      let turn = 0;
+      let ticking = true;
+      const tick = () => {
+        turn += 1;
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      // Which export's spans were read in which turn: mapping reads a span's attributes.
+      const readIn = new Map<number, Set<string>>();
+      const watched = (name: string) =>
+        makeSpans(6, { 'sgp.input': `${name}:${'x'.repeat(100 * 1024)}` }).map((span) => {
+          const attributes = span.attributes;
+          return Object.create(span, {
+            attributes: {
+              get() {
+                readIn.set(turn, (readIn.get(turn) ?? new Set()).add(name));
+                return attributes;
+              },
+            },
+          }) as ReadableSpan;
+        });
+      const reports = await Promise.all(['a', 'b', 'c'].map((name) => exportBatch(exporter, watched(name))));
+      ticking = false;
+      expect(reports.map((report) => report.exported)).toEqual([6, 6, 6]);
+      expect(big.items).toHaveLength(18);
+      expect([...readIn.values()].filter((names) => names.size > 1)).toEqual([]);
+      // And they did take turns, rather than one export at a time.
+      const order = [...readIn.entries()].sort(([x], [y]) => x - y).map(([, names]) => [...names][0]);
+      expect(order.slice(0, 3).sort()).toEqual(['a', 'b', 'c']);
+      await exporter.shutdown();
+    } finally {
+      await big.close();
     }
   });
 

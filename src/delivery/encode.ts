@@ -1,14 +1,17 @@
 /**
  * From records to request bodies: each span is mapped, prepared (content capture, mask, size
- * budget) and serialized once, in a loop that yields to the event loop; the JSON texts are then
- * written, as UTF-8, straight into one buffer per request of at most 1000 items and
- * `maxBatchBytes`. Each record's bytes are a view into its request's buffer.
+ * budget) and serialized once, in a loop that yields to the event loop; each JSON text is written,
+ * as UTF-8, straight into its request's body (request-writer.ts), one body per request of at most
+ * 1000 items and `maxBatchBytes`. Each record's bytes are a view into its request's body.
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import type { BodyPool } from './body-pool.js';
-import type { ByteSlab } from './byte-slab.js';
+import type { EncodeTurns } from './encode-turns.js';
 import { SERVER_MAX_ITEMS_PER_REQUEST } from '../config.js';
+import type { EncodedText, RequestChunk } from './request-writer.js';
+export type { RequestChunk } from './request-writer.js';
+import { BODY_CLOSE, BODY_OPEN, RequestWriter } from './request-writer.js';
 import type { ResourceAttributeFilter } from '../config.js';
 import type { JsonObject, SGPSpanItem } from '../mapping/item.js';
 import type { MaskFunction } from '../mapping/prepare.js';
@@ -42,32 +45,6 @@ export interface EncodedRecord {
   shrunk: boolean;
 }
 
-/** One request: its body, and each record's bytes as a view into that body. */
-export interface RequestChunk {
-  body: Buffer;
-  records: EncodedRecord[];
-  /** A record's bytes were asked for (a retry later, a split, the spool): the body must outlive this request. */
-  viewed: boolean;
-}
-
-/** An item's JSON text, before it is written into a request. */
-interface EncodedText {
-  index: number;
-  source: ExportRecord;
-  item: SGPSpanItem | undefined;
-  /** Large texts as UTF-8 at once (see {@link LARGE_TEXT_BYTES}). */
-  json: string | Buffer;
-  bytes: number;
-}
-
-/**
- * Texts at least this long are turned into bytes as soon as they are made. A batch of LLM texts
- * kept as strings until their request is written survives the young-generation collections in
- * between, each of which copies them all (pauses of 15-40 ms with 100 KB items); bytes live
- * outside the JavaScript heap and are never copied by a collection.
- */
-const LARGE_TEXT_BYTES = 16 * 1024;
-
 export interface EncodeOptions {
   captureContent: boolean;
   mask: MaskFunction | undefined;
@@ -76,10 +53,10 @@ export interface EncodeOptions {
   /** An async mask (and a resource's async attributes) must be ready by then: half the export's time, so the other half is left for sending. */
   maskDeadline: number;
   resourceAttributes: ResourceAttributeFilter;
-  /** Where large texts become bytes (see {@link LARGE_TEXT_BYTES}); without one, a buffer each. */
-  slab?: ByteSlab;
   /** Where request bodies come from, given back by the exporter once sent; without one, the allocator. */
   bodies?: BodyPool;
+  /** Shared by the exports of one exporter, so that only one of them encodes in a turn of the event loop. */
+  turns?: EncodeTurns;
 }
 
 /** Bytes serialized between two yields to the event loop (about 1 ms of JSON.stringify). */
@@ -95,11 +72,11 @@ export async function encodeRecords(
   records: readonly ExportRecord[],
   options: EncodeOptions,
 ): Promise<{ encoded: EncodedRecord[]; failed: { index: number; error: Error }[] }> {
-  const { encoded, failed } = await encodeTexts(records, options);
-  return {
-    encoded: encoded.map(({ json, ...rest }) => ({ ...rest, body: typeof json === 'string' ? Buffer.from(json) : json, shrunk: false })),
-    failed,
-  };
+  const encoded: EncodedRecord[] = [];
+  const failed = await encodeTexts(records, options, ({ json, bytes: _bytes, ...rest }) => {
+    encoded.push({ ...rest, body: Buffer.from(json), shrunk: false });
+  });
+  return { encoded, failed };
 }
 
 /**
@@ -111,14 +88,13 @@ export async function encodeRequests(
   options: EncodeOptions,
   maxBatchBytes: number,
 ): Promise<{ chunks: RequestChunk[]; encoded: number; failed: { index: number; error: Error }[] }> {
-  const { encoded, failed } = await encodeTexts(records, options);
-  const chunks: RequestChunk[] = [];
-  for (const texts of requestChunks(encoded, maxBatchBytes, (text) => text.bytes)) {
-    chunks.push(await writeRequest(texts, options));
-    // Copied into the body: the texts' slab room can serve the next ones.
-    for (const text of texts) if (typeof text.json !== 'string') options.slab?.release(text.json);
-  }
-  return { chunks, encoded: encoded.length, failed };
+  const writer = new RequestWriter(maxBatchBytes, options.bodies);
+  let encoded = 0;
+  const failed = await encodeTexts(records, options, (text) => {
+    writer.write(text, records.length - text.index);
+    encoded += 1;
+  });
+  return { chunks: writer.finish(), encoded, failed };
 }
 
 /** The item of an encoded record: the one kept, or the span mapped again (mapping is pure, and the span has ended). */
@@ -130,88 +106,51 @@ function mappingOptions(record: ExportRecord, options: { resourceAttributes: Res
   return { inProgress: record.inProgress, parentId: record.parentId, resourceAttributes: options.resourceAttributes };
 }
 
-/**
- * One request body written from the items' texts, with each record's bytes a view into it; yields
- * like the encoding loop.
- */
-async function writeRequest(texts: EncodedText[], options: EncodeOptions): Promise<RequestChunk> {
-  let size = BODY_OPEN.length + BODY_CLOSE.length + Math.max(0, texts.length - 1);
-  for (const text of texts) size += text.bytes;
-  const body = options.bodies ? options.bodies.take(size) : Buffer.allocUnsafe(size);
-  const records: EncodedRecord[] = [];
-  const chunk: RequestChunk = { body, records, viewed: false };
-  let at = BODY_OPEN.copy(body, 0);
-  let sinceYield = 0;
-  for (let i = 0; i < texts.length; i += 1) {
-    // Encoding megabytes of LLM text into the body in one go would hold the event loop.
-    if (sinceYield >= YIELD_AFTER_BYTES) {
-      sinceYield = 0;
-      await options.clock.yield();
-    }
-    const text = texts[i]!;
-    if (i > 0) at += BODY_COMMA.copy(body, at);
-    const written = typeof text.json === 'string' ? body.write(text.json, at) : text.json.copy(body, at);
-    records.push(new RequestRecord(text, chunk, at, at + written));
-    at += written;
-    sinceYield += written;
-  }
-  BODY_CLOSE.copy(body, at);
-  return chunk;
-}
-
-/** A record written into a request body: its bytes are made a view of that body only when asked for (a retry, a split, the spool). */
-class RequestRecord implements EncodedRecord {
-  readonly index: number;
-  readonly source: ExportRecord;
-  readonly item: SGPSpanItem | undefined;
-  readonly shrunk = false;
-
-  constructor(
-    text: EncodedText,
-    private readonly request: RequestChunk,
-    private readonly start: number,
-    private readonly end: number,
-  ) {
-    this.index = text.index;
-    this.source = text.source;
-    this.item = text.item;
-  }
-
-  get body(): Buffer {
-    this.request.viewed = true;
-    return this.request.body.subarray(this.start, this.end);
-  }
-}
-
+/** Encodes each record in turn and hands its text to `take`, which must be done with it; returns the records that failed. */
 async function encodeTexts(
   records: readonly ExportRecord[],
   options: EncodeOptions,
-): Promise<{ encoded: EncodedText[]; failed: { index: number; error: Error }[] }> {
-  const encoded: EncodedText[] = [];
+  take: (text: EncodedText) => void,
+): Promise<{ index: number; error: Error }[]> {
   const failed: { index: number; error: Error }[] = [];
   await settleResources(records, options);
-  let sinceYield = 0;
-  for (let index = 0; index < records.length; index += 1) {
-    const record = records[index]!;
-    // Serializing big LLM spans back to back would hold the event loop: let it breathe.
-    if (sinceYield >= YIELD_AFTER_BYTES) {
-      sinceYield = 0;
-      await options.clock.yield();
-    }
-    try {
-      const encoding = encodeOne(record, index, options);
-      // Only items that need preparing (mask, content capture, size budget) are awaited.
-      const next = encoding instanceof Promise ? await encoding : encoding;
-      sinceYield += next.bytes;
-      if (next.bytes >= LARGE_TEXT_BYTES && typeof next.json === 'string') {
-        next.json = options.slab ? options.slab.write(next.json, next.bytes) : Buffer.from(next.json);
+  const { turns } = options;
+  await turns?.enter();
+  try {
+    let sinceYield = 0;
+    for (let index = 0; index < records.length; index += 1) {
+      const record = records[index]!;
+      // Serializing big LLM spans back to back would hold the event loop: let it breathe.
+      if (sinceYield >= YIELD_AFTER_BYTES) {
+        sinceYield = 0;
+        await (turns ? turns.pass() : options.clock.yield());
       }
-      encoded.push(next);
-    } catch (error) {
-      failed.push({ index, error: new Error(`span ${spanLabel(record.span)} could not be mapped to an SGP item: ${messageOf(error)}`) });
+      let text: EncodedText;
+      try {
+        const encoding = encodeOne(record, index, options);
+        if (encoding instanceof Promise) {
+          // Only items that need preparing (mask, content capture, size budget) are awaited; an
+          // async mask may take a while, and other exports may encode meanwhile.
+          turns?.leave();
+          try {
+            text = await encoding;
+          } finally {
+            await turns?.enter();
+          }
+        } else {
+          text = encoding;
+        }
+      } catch (error) {
+        failed.push({ index, error: new Error(`span ${spanLabel(record.span)} could not be mapped to an SGP item: ${messageOf(error)}`) });
+        continue;
+      }
+      take(text);
+      sinceYield += text.bytes;
     }
+  } finally {
+    turns?.leave();
   }
-  return { encoded, failed };
+  return failed;
 }
 
 /**
@@ -290,9 +229,7 @@ export function requestChunks<T>(
   return chunks;
 }
 
-const BODY_OPEN = Buffer.from('{"items":[');
 const BODY_COMMA = Buffer.from(',');
-const BODY_CLOSE = Buffer.from(']}');
 
 export function requestBody(records: readonly { body: Buffer }[]): Buffer {
   const parts: Buffer[] = [BODY_OPEN];

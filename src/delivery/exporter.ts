@@ -8,8 +8,8 @@ import { SGPExportError } from '../errors.js';
 import { createLogger, logSoon } from '../log.js';
 import type { FinalAction } from './classify.js';
 import { BodyPool } from './body-pool.js';
-import { ByteSlab } from './byte-slab.js';
 import { classifyFailure } from './classify.js';
+import { EncodeTurns } from './encode-turns.js';
 import type { EncodedRecord, ExportRecord, RequestChunk } from './encode.js';
 import { encodeRequests, itemOf, requestBody, shrink } from './encode.js';
 import { RetryingTransport } from './retrying-transport.js';
@@ -74,14 +74,15 @@ export class SGPSpanExporter implements SpanExporter {
   private readonly config: ExporterConfig;
   private readonly transport: RetryingTransport | undefined;
   private readonly inFlight = new Set<Promise<ExportReport>>();
-  private readonly slab = new ByteSlab();
   private readonly bodies = new BodyPool();
+  private readonly turns: EncodeTurns;
   private isShutdown = false;
 
   constructor(options: SGPExporterOptions = {}) {
     const resolved = (options as { [RESOLVED_CONFIG]?: ExporterConfig })[RESOLVED_CONFIG];
     this.config = resolved ?? resolveExporterConfig(options);
     this.disabledReason = this.config.disabledReason;
+    this.turns = new EncodeTurns(this.config.clock);
     const log = createLogger(this.config.logLevel);
     if (resolved === undefined) logSoon(log, startupMessages(this.config.warnings, this.config, 'SGPSpanExporter'));
     if (this.config.disabledReason === undefined) {
@@ -172,7 +173,7 @@ export class SGPSpanExporter implements SpanExporter {
       const { captureContent, mask, maxFieldBytes, clock, maxBatchBytes, resourceAttributes } = this.config;
       const maskDeadline = clock.now() + Math.max(0, deadline - clock.now()) / 2;
       const bodies = this.transport.reusesBodies ? this.bodies : undefined;
-      const options = { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes, slab: this.slab, bodies };
+      const options = { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes, bodies, turns: this.turns };
       const { chunks, encoded, failed } = await encodeRequests(records, options, maxBatchBytes);
       for (const { index, error } of failed) {
         report.outcomes[index] = 'unmappable';

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { BodyPool } from '../src/delivery/body-pool.js';
+import { EncodeTurns } from '../src/delivery/encode-turns.js';
+import { RequestWriter } from '../src/delivery/request-writer.js';
+import type { EncodedText } from '../src/delivery/request-writer.js';
+import { systemClock } from '../src/clock.js';
+
+const text = (index: number, value: string): EncodedText => {
+  const json = JSON.stringify({ id: String(index), value });
+  return { index, source: { span: undefined as never, inProgress: false }, item: undefined, json, bytes: Buffer.byteLength(json) };
+};
+
+describe('RequestWriter', () => {
+  it('writes items into bodies of at most maxBatchBytes, growing a body whose first items were small, each record a view of its bytes', () => {
+    const pool = new BodyPool();
+    const writer = new RequestWriter(300_000, pool);
+    // A small first item sizes the body for ten like it; the large ones after it make it grow.
+    const values = ['tiny', 'é'.repeat(60_000), 'x'.repeat(100_000), 'y'.repeat(100_000), 'z'.repeat(5000), 'w'];
+    values.forEach((value, i) => writer.write(text(i, value), values.length - i));
+    const chunks = writer.finish();
+    expect(chunks.map((chunk) => chunk.records.map((record) => record.index))).toEqual([[0, 1, 2], [3, 4, 5]]);
+    for (const chunk of chunks) {
+      const parsed = JSON.parse(chunk.body.toString()) as { items: { id: string; value: string }[] };
+      expect(parsed.items.map((item) => item.value)).toEqual(chunk.records.map((record) => values[record.index]));
+      expect(chunk.body.length).toBeLessThanOrEqual(300_000 + 11);
+      for (const record of chunk.records) expect(JSON.parse(record.body.toString()).value).toBe(values[record.index]);
+      expect(chunk.viewed).toBe(true);
+    }
+  });
+
+  it('puts a single item larger than maxBatchBytes in a body of its own, and 1000 items at most in one body', () => {
+    const writer = new RequestWriter(4 * 1024 * 1024, undefined);
+    for (let i = 0; i < 1001; i += 1) writer.write(text(i, 'v'), 1001 - i);
+    writer.write(text(1001, 'h'.repeat(5 * 1024 * 1024)), 1);
+    const chunks = writer.finish();
+    expect(chunks.map((chunk) => chunk.records.length)).toEqual([1000, 1, 1]);
+    expect(JSON.parse(chunks[2]!.body.toString()).items[0].value).toHaveLength(5 * 1024 * 1024);
+    expect(chunks.every((chunk) => !chunk.viewed)).toBe(true);
+  });
+});
+
+describe('EncodeTurns', () => {
+  it('lets one holder work in a turn of the event loop, the others in order on later turns', async () => {
+    const turns = new EncodeTurns(systemClock);
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn += 1;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const worked: [string, number][] = [];
+    const worker = async (name: string) => {
+      await turns.enter();
+      for (let slice = 0; slice < 3; slice += 1) {
+        if (slice > 0) await turns.pass();
+        worked.push([name, turn]);
+      }
+      turns.leave();
+    };
+    await Promise.all([worker('a'), worker('b'), worker('c')]);
+    ticking = false;
+    const byTurn = new Map<number, string[]>();
+    for (const [name, at] of worked) byTurn.set(at, [...(byTurn.get(at) ?? []), name]);
+    expect([...byTurn.values()].every((names) => names.length === 1)).toBe(true);
+    expect(worked.map(([name]) => name)).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c']);
+  });
+});
