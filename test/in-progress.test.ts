@@ -21,6 +21,28 @@ describe('OpenSpans', () => {
     expect(open.size).toBe(0);
   });
 
+  it('two trackers of the same spans (two processors) each keep their own books, and a span carries one slot for both', () => {
+    const first = new OpenSpans(false, 100);
+    const second = new OpenSpans(false, 100);
+    const spans = ['a', 'b', 'c', 'd', 'e', 'f'].map((name) => span(name));
+    for (const s of spans) {
+      first.started(s, () => true);
+      second.started(s, () => true);
+    }
+    // A span only the second tracker sees, started after the first one's positions moved around.
+    first.ended(spans[0] as unknown as ReadableSpan);
+    const late = span('g');
+    second.started(late, () => true);
+    for (const at of [2, 4]) {
+      first.ended(spans[at] as unknown as ReadableSpan);
+      second.ended(spans[at] as unknown as ReadableSpan);
+    }
+    second.ended(spans[5] as unknown as ReadableSpan);
+    expect(spans.every((s) => Object.getOwnPropertySymbols(s).length === 1)).toBe(true);
+    expect(names(first)).toEqual(['b', 'd', 'f']);
+    expect(names(second)).toEqual(['a', 'b', 'd', 'g']);
+  });
+
   it('a span ended after takeUnended() does not remove a span started since', () => {
     const open = new OpenSpans(false, 100);
     const old = span('old');

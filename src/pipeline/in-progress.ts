@@ -15,9 +15,9 @@ export class InProgressRecord {
  * `maxOpen` open spans, the extra ones get no record.
  *
  * `onEnd` of every span pays for this (it is on by default, for `exportUnendedOnShutdown`), so the
- * open spans live in arrays and each span carries its own position under a symbol of this
- * instance: ending one is a property read and a swap with the last, no hashing. A span that
- * cannot carry the symbol (a frozen hand-made span) is looked up in a map instead.
+ * open spans live in arrays and each span carries its own position under {@link SLOT}: ending one
+ * is a property read and a swap with the last, no hashing. A span whose slot another processor
+ * already uses, or that cannot carry one (a frozen hand-made span), is looked up in a map instead.
  */
 export class OpenSpans {
   private readonly spans: Span[] = [];
@@ -26,8 +26,7 @@ export class OpenSpans {
   /** Each open span's start order: removal swaps positions, `takeUnended` restores the order. */
   private readonly order: number[] = [];
   private startCount = 0;
-  private readonly slot = Symbol('sgp-otel open span');
-  /** Positions of the spans that could not carry {@link slot}. */
+  /** Positions of the spans that could not carry {@link SLOT} for this instance. */
   private readonly unslotted = new Map<Span, number>();
 
   constructor(
@@ -57,14 +56,11 @@ export class OpenSpans {
 
   /** Forgets `span`; a start record of it still in the queue will not be sent. */
   ended(span: ReadableSpan): void {
-    let at = (span as unknown as Slotted)[this.slot];
-    if (at === undefined) {
-      if (this.unslotted.size === 0) return;
-      at = this.unslotted.get(span as Span);
-      if (at === undefined) return;
-      this.unslotted.delete(span as Span);
-    }
-    // A position left on a span from before takeUnended() may now be another span's.
+    let at = this.unslotted.size === 0 ? undefined : this.unslotted.get(span as Span);
+    if (at !== undefined) this.unslotted.delete(span as Span);
+    else at = (span as unknown as Slotted)[SLOT];
+    if (at === undefined) return;
+    // A position left on a span from before takeUnended(), or another processor's, is not ours.
     if (this.spans[at] !== (span as unknown)) return;
     const start = this.starts[at];
     if (start && !start.taken) start.superseded = true;
@@ -103,7 +99,9 @@ export class OpenSpans {
     this.starts.push(start);
     this.order.push(this.startCount);
     this.startCount += 1;
-    this.place(span, at);
+    // Another processor's slot: it keeps it, and this one uses the map.
+    if ((span as unknown as Slotted)[SLOT] !== undefined) this.unslotted.set(span, at);
+    else this.place(span, at);
   }
 
   private place(span: Span, at: number): void {
@@ -112,11 +110,18 @@ export class OpenSpans {
       return;
     }
     try {
-      (span as unknown as Slotted)[this.slot] = at;
+      (span as unknown as Slotted)[SLOT] = at;
     } catch {
       this.unslotted.set(span, at);
     }
   }
 }
+
+/**
+ * One symbol for every instance (and every copy of this module): each processor with its own
+ * gave spans a new hidden class per processor, so the SDK's and our span-reading functions were
+ * deoptimized and compiled again for every processor made.
+ */
+const SLOT = Symbol.for('sgp-otel.openSpanSlot');
 
 type Slotted = Record<symbol, number | undefined>;
