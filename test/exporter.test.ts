@@ -14,7 +14,7 @@ import { SGPSpanExporter } from '../src/delivery/exporter.js';
 import type { RecordOutcome } from '../src/delivery/exporter.js';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
-import { ACCOUNT_ID, API_KEY, credentials, eventually, virtualClock } from './helpers.js';
+import { ACCOUNT_ID, API_KEY, countTurns, credentials, eventually, virtualClock } from './helpers.js';
 
 function makeNamedSpans(spans: { name: string; attributes: Record<string, unknown> }[]): ReadableSpan[] {
   const memory = new InMemorySpanExporter();
@@ -236,13 +236,7 @@ describe('SGPSpanExporter over HTTP', () => {
     const big = await startSGPTestServer({ apiKey: API_KEY, accountId: ACCOUNT_ID, maxBodyBytes: 64 * 1024 * 1024 });
     try {
       const exporter = new SGPSpanExporter({ ...credentials(big.url), clock: virtualClock() });
-      let turn = 0;
-      let ticking = true;
-      const tick = () => {
-        turn += 1;
-        if (ticking) setImmediate(tick);
-      };
-      setImmediate(tick);
+      const turns = countTurns();
       // Which export's spans were read in which turn: mapping reads a span's attributes.
       const readIn = new Map<number, Set<string>>();
       const watched = (name: string) =>
@@ -251,14 +245,14 @@ describe('SGPSpanExporter over HTTP', () => {
           return Object.create(span, {
             attributes: {
               get() {
-                readIn.set(turn, (readIn.get(turn) ?? new Set()).add(name));
+                readIn.set(turns.now(), (readIn.get(turns.now()) ?? new Set()).add(name));
                 return attributes;
               },
             },
           }) as ReadableSpan;
         });
       const reports = await Promise.all(['a', 'b', 'c'].map((name) => exportBatch(exporter, watched(name))));
-      ticking = false;
+      turns.stop();
       expect(reports.map((report) => report.exported)).toEqual([6, 6, 6]);
       expect(big.items).toHaveLength(18);
       expect([...readIn.values()].filter((names) => names.size > 1)).toEqual([]);

@@ -129,6 +129,23 @@ export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Numbers the turns of the event loop from now on: `now()` says which one this is, until `stop()`. */
+export function countTurns(): { now(): number; stop(): void } {
+  let turn = 0;
+  let ticking = true;
+  const tick = () => {
+    turn += 1;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    now: () => turn,
+    stop: () => {
+      ticking = false;
+    },
+  };
+}
+
 // HTTP requests made through undici (ours and fetch) that have not completed, seen through its
 // diagnostics channels: real I/O the virtual clock must wait for before it moves.
 const openRequests = new Set<object>();

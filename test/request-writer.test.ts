@@ -4,6 +4,7 @@ import { EncodeTurns } from '../src/delivery/encode-turns.js';
 import { RequestWriter } from '../src/delivery/request-writer.js';
 import type { EncodedText } from '../src/delivery/request-writer.js';
 import { systemClock } from '../src/clock.js';
+import { countTurns } from './helpers.js';
 
 const text = (index: number, value: string): EncodedText => {
   const json = JSON.stringify({ id: String(index), value });
@@ -42,24 +43,18 @@ describe('RequestWriter', () => {
 describe('EncodeTurns', () => {
   it('lets one holder work in a turn of the event loop, the others in order on later turns', async () => {
     const turns = new EncodeTurns(systemClock);
-    let turn = 0;
-    let ticking = true;
-    const tick = () => {
-      turn += 1;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const loop = countTurns();
     const worked: [string, number][] = [];
     const worker = async (name: string) => {
       await turns.enter();
       for (let slice = 0; slice < 3; slice += 1) {
         if (slice > 0) await turns.pass();
-        worked.push([name, turn]);
+        worked.push([name, loop.now()]);
       }
       turns.leave();
     };
     await Promise.all([worker('a'), worker('b'), worker('c')]);
-    ticking = false;
+    loop.stop();
     const byTurn = new Map<number, string[]>();
     for (const [name, at] of worked) byTurn.set(at, [...(byTurn.get(at) ?? []), name]);
     expect([...byTurn.values()].every((names) => names.length === 1)).toBe(true);
