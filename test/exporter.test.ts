@@ -232,37 +232,72 @@ describe('SGPSpanExporter over HTTP', () => {
     }
   });
 
+  /** `count` spans of 100 KB whose reads (mapping reads a span's attributes) are noted under the turn of the event loop they happen in. */
+  function watchedSpans(name: string, count: number, turns: { now(): number }, readIn: Map<number, Set<string>>): ReadableSpan[] {
+    return makeSpans(count, { 'sgp.input': `${name}:${'x'.repeat(100 * 1024)}` }).map((span) => {
+      const attributes = span.attributes;
+      return Object.create(span, {
+        attributes: {
+          get() {
+            readIn.set(turns.now(), (readIn.get(turns.now()) ?? new Set()).add(name));
+            return attributes;
+          },
+        },
+      }) as ReadableSpan;
+    });
+  }
+
   it('encodes concurrent exports in turns: no turn of the event loop serializes items of two exports', async () => {
     const big = await startSGPTestServer({ apiKey: API_KEY, accountId: ACCOUNT_ID, maxBodyBytes: 64 * 1024 * 1024 });
     try {
       const exporter = new SGPSpanExporter({ ...credentials(big.url), clock: virtualClock() });
       const turns = countTurns();
-      // Which export's spans were read in which turn: mapping reads a span's attributes.
       const readIn = new Map<number, Set<string>>();
-      const watched = (name: string) =>
-        makeSpans(6, { 'sgp.input': `${name}:${'x'.repeat(100 * 1024)}` }).map((span) => {
-          const attributes = span.attributes;
-          return Object.create(span, {
-            attributes: {
-              get() {
-                readIn.set(turns.now(), (readIn.get(turns.now()) ?? new Set()).add(name));
-                return attributes;
-              },
-            },
-          }) as ReadableSpan;
-        });
-      const reports = await Promise.all(['a', 'b', 'c'].map((name) => exportBatch(exporter, watched(name))));
+      const reports = await Promise.all(['a', 'b', 'c'].map((name) => exportBatch(exporter, watchedSpans(name, 6, turns, readIn))));
       turns.stop();
       expect(reports.map((report) => report.exported)).toEqual([6, 6, 6]);
       expect(big.items).toHaveLength(18);
       expect([...readIn.values()].filter((names) => names.size > 1)).toEqual([]);
-      // And they did take turns, rather than one export at a time.
       const order = [...readIn.entries()].sort(([x], [y]) => x - y).map(([, names]) => [...names][0]);
-      expect(order.slice(0, 3).sort()).toEqual(['a', 'b', 'c']);
+      // One 100 KB item per turn, the exports taking turns.
+      expect(order.join('')).toBe('abcabcabcabcabcabc');
       await exporter.shutdown();
     } finally {
       await big.close();
     }
+  });
+
+  it('yields to the event loop for the text it reads, not only for what it sends: captureContent false', async () => {
+    const big = await startSGPTestServer({ apiKey: API_KEY, accountId: ACCOUNT_ID, maxBodyBytes: 64 * 1024 * 1024 });
+    try {
+      const exporter = new SGPSpanExporter({ ...credentials(big.url), clock: virtualClock(), captureContent: false });
+      const turns = countTurns();
+      const readIn = new Map<number, Set<string>>();
+      const report = await exportBatch(exporter, watchedSpans('a', 6, turns, readIn));
+      turns.stop();
+      expect(report.exported).toBe(6);
+      // Each item is small once its content is left out, but reading 100 KB is the work: one a turn.
+      expect(readIn.size).toBe(6);
+      expect(JSON.stringify(big.items)).not.toContain('xxxx');
+      await exporter.shutdown();
+    } finally {
+      await big.close();
+    }
+  });
+
+  it('stops encoding when it is shut down mid-export: the rest settle as shutdown at once', async () => {
+    const exporter = new SGPSpanExporter({ ...credentials(server.url), clock: virtualClock() });
+    const turns = countTurns();
+    const readIn = new Map<number, Set<string>>();
+    const spans = watchedSpans('a', 30, turns, readIn);
+    const exporting = exportBatch(exporter, spans);
+    await eventually(() => readIn.size >= 3);
+    await exporter.abort();
+    const report = await exporting;
+    turns.stop();
+    expect(report.dropped.shutdown).toBe(30);
+    expect(readIn.size).toBeLessThan(8);
+    expect(server.items).toHaveLength(0);
   });
 
   it('reads a huge error body only up to its cap and quotes a short excerpt', async () => {

@@ -8,10 +8,11 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import type { BodyPool } from './body-pool.js';
 import type { EncodeTurns } from './encode-turns.js';
+import { YIELD_AFTER_BYTES } from './encode-turns.js';
 import { SERVER_MAX_ITEMS_PER_REQUEST } from '../config.js';
 import type { EncodedText, RequestChunk } from './request-writer.js';
 export type { RequestChunk } from './request-writer.js';
-import { BODY_CLOSE, BODY_OPEN, RequestWriter } from './request-writer.js';
+import { BODY_CLOSE, BODY_OPEN, ENVELOPE, RequestWriter } from './request-writer.js';
 import type { ResourceAttributeFilter } from '../config.js';
 import type { JsonObject, SGPSpanItem } from '../mapping/item.js';
 import type { MaskFunction } from '../mapping/prepare.js';
@@ -55,12 +56,12 @@ export interface EncodeOptions {
   resourceAttributes: ResourceAttributeFilter;
   /** Where request bodies come from, given back by the exporter once sent; without one, the allocator. */
   bodies?: BodyPool;
-  /** Shared by the exports of one exporter, so that only one of them encodes in a turn of the event loop. */
+  /** Shared by the exports of one exporter: one of them encodes at a time (see encode-turns.ts). */
   turns?: EncodeTurns;
+  /** Asked before each record: true once the exporter was shut down, and the rest is not worth encoding. */
+  stopped?: () => boolean;
 }
 
-/** Bytes serialized between two yields to the event loop (about 1 ms of JSON.stringify). */
-const YIELD_AFTER_BYTES = 64 * 1024;
 /** A single item refused as too large is sent once more with its strings cut to this many bytes. */
 export const SHRUNK_STRING_BYTES = 2048;
 
@@ -73,7 +74,7 @@ export async function encodeRecords(
   options: EncodeOptions,
 ): Promise<{ encoded: EncodedRecord[]; failed: { index: number; error: Error }[] }> {
   const encoded: EncodedRecord[] = [];
-  const failed = await encodeTexts(records, options, ({ json, bytes: _bytes, ...rest }) => {
+  const { failed } = await encodeTexts(records, options, ({ json, bytes: _bytes, ...rest }) => {
     encoded.push({ ...rest, body: Buffer.from(json), shrunk: false });
   });
   return { encoded, failed };
@@ -87,14 +88,14 @@ export async function encodeRequests(
   records: readonly ExportRecord[],
   options: EncodeOptions,
   maxBatchBytes: number,
-): Promise<{ chunks: RequestChunk[]; encoded: number; failed: { index: number; error: Error }[] }> {
+): Promise<{ chunks: RequestChunk[]; encoded: number; failed: { index: number; error: Error }[]; stopped: number[] }> {
   const writer = new RequestWriter(maxBatchBytes, options.bodies);
   let encoded = 0;
-  const failed = await encodeTexts(records, options, (text) => {
+  const { failed, stopped } = await encodeTexts(records, options, (text) => {
     writer.write(text, records.length - text.index);
     encoded += 1;
   });
-  return { chunks: writer.finish(), encoded, failed };
+  return { chunks: writer.finish(), encoded, failed, stopped };
 }
 
 /** The item of an encoded record: the one kept, or the span mapped again (mapping is pure, and the span has ended). */
@@ -106,24 +107,32 @@ function mappingOptions(record: ExportRecord, options: { resourceAttributes: Res
   return { inProgress: record.inProgress, parentId: record.parentId, resourceAttributes: options.resourceAttributes };
 }
 
-/** Encodes each record in turn and hands its text to `take`, which must be done with it; returns the records that failed. */
+/**
+ * Encodes each record in turn and hands its text to `take`, which must be done with it. Returns
+ * the records that failed, and those left unencoded because `options.stopped()` said so.
+ */
 async function encodeTexts(
   records: readonly ExportRecord[],
   options: EncodeOptions,
   take: (text: EncodedText) => void,
-): Promise<{ index: number; error: Error }[]> {
+): Promise<{ failed: { index: number; error: Error }[]; stopped: number[] }> {
   const failed: { index: number; error: Error }[] = [];
+  const stopped: number[] = [];
   await settleResources(records, options);
-  const { turns } = options;
-  await turns?.enter();
+  const line = options.turns;
+  await line?.enter();
   try {
     let sinceYield = 0;
     for (let index = 0; index < records.length; index += 1) {
+      if (options.stopped?.()) {
+        for (let rest = index; rest < records.length; rest += 1) stopped.push(rest);
+        break;
+      }
       const record = records[index]!;
-      // Serializing big LLM spans back to back would hold the event loop: let it breathe.
+      // Mapping and serializing big LLM spans back to back would hold the event loop: let it breathe.
       if (sinceYield >= YIELD_AFTER_BYTES) {
         sinceYield = 0;
-        await (turns ? turns.pass() : options.clock.yield());
+        await (line ? line.pass() : options.clock.yield());
       }
       let text: EncodedText;
       try {
@@ -131,11 +140,11 @@ async function encodeTexts(
         if (encoding instanceof Promise) {
           // Only items that need preparing (mask, content capture, size budget) are awaited; an
           // async mask may take a while, and other exports may encode meanwhile.
-          turns?.leave();
+          line?.leave();
           try {
             text = await encoding;
           } finally {
-            await turns?.enter();
+            await line?.enter();
           }
         } else {
           text = encoding;
@@ -145,12 +154,38 @@ async function encodeTexts(
         continue;
       }
       take(text);
-      sinceYield += text.bytes;
+      // The work is the span's text read and parsed as much as the item written: an item stripped
+      // of content (captureContent: false, a mask, the size budget) can be far smaller than it.
+      const work = Math.max(text.bytes, textIn(record.span));
+      if (line) sinceYield = line.spend(work) ? YIELD_AFTER_BYTES : 0;
+      else sinceYield += work;
     }
   } finally {
-    turns?.leave();
+    line?.leave();
   }
-  return failed;
+  return { failed, stopped };
+}
+
+/** About how much text mapping `span` reads: the strings of its attributes and of its events' attributes. */
+function textIn(span: ReadableSpan): number {
+  try {
+    let length = stringsIn(span.attributes);
+    for (const event of span.events) length += stringsIn(event.attributes);
+    return length;
+  } catch {
+    return 0;
+  }
+}
+
+function stringsIn(attributes: Record<string, unknown> | undefined): number {
+  let length = 0;
+  if (attributes === undefined) return length;
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (typeof value === 'string') length += value.length;
+    else if (Array.isArray(value)) for (const element of value) if (typeof element === 'string') length += element.length;
+  }
+  return length;
 }
 
 /**
@@ -216,7 +251,7 @@ export function requestChunks<T>(
   let size = 0;
   for (const record of encoded) {
     const bytes = bytesOf(record);
-    const full = current.length >= SERVER_MAX_ITEMS_PER_REQUEST || size + bytes + 1 > maxBatchBytes;
+    const full = current.length >= SERVER_MAX_ITEMS_PER_REQUEST || ENVELOPE + size + bytes > maxBatchBytes;
     if (current.length > 0 && full) {
       chunks.push(current);
       current = [];

@@ -173,12 +173,20 @@ export class SGPSpanExporter implements SpanExporter {
       const { captureContent, mask, maxFieldBytes, clock, maxBatchBytes, resourceAttributes } = this.config;
       const maskDeadline = clock.now() + Math.max(0, deadline - clock.now()) / 2;
       const bodies = this.transport.reusesBodies ? this.bodies : undefined;
-      const options = { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes, bodies, turns: this.turns };
-      const { chunks, encoded, failed } = await encodeRequests(records, options, maxBatchBytes);
+      const stopped = () => this.isShutdown;
+      const options = { captureContent, mask, maxFieldBytes, clock, maskDeadline, resourceAttributes, bodies, turns: this.turns, stopped };
+      const encoding = await encodeRequests(records, options, maxBatchBytes);
+      const { chunks, encoded, failed } = encoding;
       for (const { index, error } of failed) {
         report.outcomes[index] = 'unmappable';
         report.error = error;
         report.errors!.unmappable = error;
+      }
+      if (encoding.stopped.length > 0) {
+        const error = new SGPExportError('SGPSpanExporter was shut down before these spans were encoded', { kind: 'shutdown', retryable: false });
+        for (const index of encoding.stopped) report.outcomes[index] = 'shutdown';
+        report.error = error;
+        report.errors!.shutdown = error;
       }
       // One budget for the whole call, however many requests its records need.
       const budget = { left: splitBudget(encoded) };

@@ -30,7 +30,7 @@ export interface EncodedText {
 export const BODY_OPEN = Buffer.from('{"items":[');
 export const BODY_CLOSE = Buffer.from(']}');
 /** What a body holds besides its items and the commas between them. */
-const ENVELOPE = BODY_OPEN.length + BODY_CLOSE.length;
+export const ENVELOPE = BODY_OPEN.length + BODY_CLOSE.length;
 
 /**
  * Writes items into request bodies of at most 1000 items and `maxBatchBytes` (unless one item
@@ -42,7 +42,7 @@ export class RequestWriter {
   /** Room of the current body: its bytes up to the end of what was taken. */
   private room: Buffer = Buffer.alloc(0);
   private at = 0;
-  /** The items' bytes plus one each, as the batch limit counts them. */
+  /** The items' bytes plus one each (a comma, or for the first the envelope's last byte). */
   private counted = 0;
 
   constructor(
@@ -54,7 +54,8 @@ export class RequestWriter {
   write(text: EncodedText, itemsLeft: number): void {
     let chunk = this.chunk;
     if (chunk !== undefined) {
-      const full = chunk.records.length >= SERVER_MAX_ITEMS_PER_REQUEST || this.counted + text.bytes + 1 > this.maxBatchBytes;
+      // The body would be its envelope, the items so far with a comma each, and this one.
+      const full = chunk.records.length >= SERVER_MAX_ITEMS_PER_REQUEST || ENVELOPE + this.counted + text.bytes > this.maxBatchBytes;
       if (full) {
         this.close();
         chunk = undefined;
