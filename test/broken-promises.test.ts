@@ -1,8 +1,11 @@
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveExporterConfig, resolveProcessorConfig } from '../src/config.js';
 import { SGPSpanExporter, splitBudget } from '../src/delivery/exporter.js';
 import { SGPConfigError } from '../src/errors.js';
+import { prepareItem } from '../src/mapping/prepare.js';
+import { toSGPSpanItem } from '../src/mapping/span-to-item.js';
 import { SGPSpanProcessor } from '../src/pipeline/processor.js';
 import { startSGPTestServer } from '../src/testing/server.js';
 import type { SGPTestServer } from '../src/testing/server.js';
@@ -67,6 +70,40 @@ describe('shutdown() is bounded by exportTimeoutMillis, whatever the exporter or
     // Keys go through the mask too: each failed key and value arrives as a marker, kept apart.
     expect(server.items[0]!.metadata['[mask failed] (5)']).toBe('[mask failed]');
     expect(Object.keys(server.items[0]!.metadata)).not.toContain('attr.0');
+  });
+});
+
+describe('a third review: masks', () => {
+  it('a mask result that is not JSON (a Date, a bigint, a throwing toJSON) fails closed for that field; the span goes', async () => {
+    const poisons: unknown[] = [new Date(0), 10n, { toJSON: () => { throw new Error('no'); } }, () => 'x'];
+    for (const poison of poisons) {
+      server.reset();
+      const processor = new SGPSpanProcessor({
+        ...credentials(server.url),
+        flushOnExit: false,
+        mask: (value, { field }) => (field === 'input' ? (poison as string) : value),
+      });
+      providerWith(processor).getTracer('t').startSpan('masked', { attributes: { 'sgp.input': 'secret', 'sgp.output': 'fine' } }).end();
+      await processor.shutdown();
+      expect(server.items).toHaveLength(1);
+      expect(server.items[0]!.input).toEqual({ value: '[mask failed]' });
+      expect(server.items[0]!.output).toEqual({ value: 'fine' });
+      expect(processor.getStats()).toMatchObject({ exported: 1, dropped: { total: 0 } });
+    }
+  });
+
+  it('an async mask that answers at once is taken even when the mask deadline has already passed (the export waited its turn)', async () => {
+    const memory = new InMemorySpanExporter();
+    providerWith(new SimpleSpanProcessor(memory)).getTracer('t').startSpan('late', { attributes: { 'sgp.input': 'quiet', 'sgp.output': 'calm' } }).end();
+    const [span] = memory.getFinishedSpans();
+    const prepared = await prepareItem(toSGPSpanItem(span!), span!, {
+      captureContent: true,
+      mask: async (value, { field }) => (field === 'input' ? { value: 'masked' } : value),
+      maxFieldBytes: 1024,
+      maskTimeoutMillis: 0,
+      clock: virtualClock(),
+    });
+    expect([prepared.input, prepared.output]).toEqual([{ value: 'masked' }, { value: 'calm' }]);
   });
 });
 
@@ -297,5 +334,23 @@ describe('a second review: captureContent=false', () => {
     span.end();
     await provider.shutdown();
     expect(server.requests.map((r) => r.body).join()).not.toContain('CANARY');
+  });
+});
+
+describe('a third review: the hot path never throws', () => {
+  it('a span whose spanContext() throws, with waitUntil set and a root span open: onStart and onEnd return, the span counted as unmappable', async () => {
+    for (const options of [{ waitUntil: () => undefined }, { waitUntil: () => undefined, exportOnStart: true }, { exportOnRootEnd: true }]) {
+      const processor = new SGPSpanProcessor({ ...credentials(server.url), flushOnExit: false, ...options });
+      const tracer = providerWith(processor).getTracer('t');
+      const root = tracer.startSpan('open root');
+      const template = tracer.startSpan('template');
+      template.end();
+      const hostile = Object.create(template, { spanContext: { value: () => { throw new Error('ctx boom'); } } }) as ReadableSpan;
+      expect(() => processor.onStart(hostile as never, undefined as never)).not.toThrow();
+      expect(() => processor.onEnd(hostile)).not.toThrow();
+      expect(processor.getStats().dropped.unmappable).toBe(1);
+      root.end();
+      await processor.shutdown();
+    }
   });
 });

@@ -48,13 +48,18 @@ function asObject(value: JsonValue | undefined): JsonObject {
   return value === undefined ? { value: MASK_FAILED } : { value };
 }
 
-/** `work`, or TIMED_OUT once `deadline` passes; any thenable counts, not only a native promise. */
+/**
+ * `work`, or TIMED_OUT once `deadline` passes; any thenable counts, not only a native promise.
+ * Past the deadline a thenable that settles at once (an async mask with nothing to wait for) is
+ * still taken: the timeout comes on a later turn of the event loop.
+ */
 async function byDeadline<T>(work: T | PromiseLike<T>, deadline: number, clock: Clock): Promise<T | typeof TIMED_OUT> {
   if (!isThenable(work)) return work;
-  if (deadline <= clock.now()) return TIMED_OUT;
   let cancel = noop;
+  const left = deadline - clock.now();
   const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    cancel = clock.schedule(() => resolve(TIMED_OUT), Math.max(0, deadline - clock.now()));
+    if (left > 0) cancel = clock.schedule(() => resolve(TIMED_OUT), left);
+    else void clock.yield().then(() => resolve(TIMED_OUT));
   });
   try {
     return await Promise.race([Promise.resolve(work), timeout]);
@@ -62,6 +67,49 @@ async function byDeadline<T>(work: T | PromiseLike<T>, deadline: number, clock: 
     cancel();
   }
 }
+
+/**
+ * Whether a mask's result is JSON as it stands: strings, numbers, booleans, null, arrays and plain
+ * objects. Anything else (undefined, a Date, a bigint, an object with a toJSON) would be sent as
+ * something the mask did not say, or make the whole item unsendable: that field fails closed.
+ */
+function isJsonValue(value: unknown): value is JsonValue {
+  const stack: [unknown, number][] = [[value, 0]];
+  let visited = 0;
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    visited += 1;
+    // A cycle, or more than any field could carry, is not JSON worth sending.
+    if (visited > MAX_MASK_RESULT_NODES) return false;
+    // What is nested deeper than any walk goes is replaced by clampDepth, whatever it is.
+    if (depth > MAX_WALK_DEPTH) continue;
+    switch (typeof node) {
+      case 'string':
+      case 'number':
+      case 'boolean':
+        continue;
+      case 'object': {
+        if (node === null) continue;
+        if (Array.isArray(node)) {
+          // JSON writes undefined in an array as null, and leaves an undefined property out.
+          for (const element of node) if (element !== undefined) stack.push([element, depth + 1]);
+          continue;
+        }
+        const proto: unknown = Object.getPrototypeOf(node);
+        if ((proto !== Object.prototype && proto !== null) || typeof (node as { toJSON?: unknown }).toJSON === 'function') return false;
+        for (const key of Object.keys(node)) {
+          const child = (node as Record<string, unknown>)[key];
+          if (child !== undefined) stack.push([child, depth + 1]);
+        }
+        continue;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+const MAX_MASK_RESULT_NODES = 1_000_000;
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<T>).then === 'function';
@@ -79,7 +127,7 @@ interface MaskTiming {
 async function masked(mask: MaskFunction, value: JsonValue, context: MaskContext, timing: MaskTiming): Promise<JsonValue> {
   try {
     const result = await byDeadline(mask(value, context), timing.deadline, timing.clock);
-    return result === TIMED_OUT || result === undefined ? MASK_FAILED : clampDepth(result);
+    return result === TIMED_OUT || !isJsonValue(result) ? MASK_FAILED : clampDepth(result);
   } catch {
     return MASK_FAILED;
   }

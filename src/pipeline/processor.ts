@@ -180,10 +180,10 @@ export class SGPSpanProcessor implements SpanProcessor {
 
   onStart(span: Span, _parentContext: Context): void {
     if (this.state !== 'running') return;
-    if (isLocalRoot(span)) this.watchRoot(span);
-    if (this.rootWaits.active) this.rootWaits.started(span.spanContext());
-    if (this.openSpans === undefined && this.filter === undefined) return;
     try {
+      if (isLocalRoot(span)) this.watchRoot(span);
+      if (this.rootWaits.active) this.rootWaits.started(span.spanContext());
+      if (this.openSpans === undefined && this.filter === undefined) return;
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
       if (this.filter !== undefined && !this.filter.decide(span)) return;
       const start = this.openSpans?.started(span, (record) => this.enqueue(record));
@@ -197,11 +197,15 @@ export class SGPSpanProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     if (this.state !== 'running') return;
     this.accept(span);
-    if (this.rootWaits.active) this.rootWaits.ended(span.spanContext());
-    if (this.config.exportOnRootEnd && isLocalRoot(span)) {
-      // A request or agent turn ended: export what is queued now instead of waiting for the timer.
-      this.drainUntil = Math.max(this.drainUntil, this.accepted);
-      this.kickSoon();
+    try {
+      if (this.rootWaits.active) this.rootWaits.ended(span.spanContext());
+      if (this.config.exportOnRootEnd && isLocalRoot(span)) {
+        // A request or agent turn ended: export what is queued now instead of waiting for the timer.
+        this.drainUntil = Math.max(this.drainUntil, this.accepted);
+        this.kickSoon();
+      }
+    } catch {
+      // A span we cannot read was counted by accept(); it has no root of its own to wait for.
     }
   }
 
