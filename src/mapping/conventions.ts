@@ -43,7 +43,7 @@ export interface ConventionResult {
   /** Attribute keys that must not be copied into metadata. */
   claimedAttribute(key: string): boolean;
   /** Indexes of events consumed into input/output. */
-  claimedEvents: Set<number>;
+  claimedEvents: ReadonlySet<number>;
 }
 
 /** The attributes to set on your own spans; they take precedence over every convention below. */
@@ -798,9 +798,11 @@ function readConventions(span: ConventionInput, keys: readonly string[]): Conven
     if (type !== undefined) break;
   }
   const groupKey = GROUP_ID_SOURCES.find((key) => typeof a[key] === 'string' && a[key] !== '');
-  const claimedEvents = new Set<number>();
+  let claimedEvents: ReadonlySet<number> = NO_CLAIMED_EVENTS;
   span.events.forEach((event, index) => {
-    if (CONTENT_EVENTS.has(event.name)) claimedEvents.add(index);
+    if (!CONTENT_EVENTS.has(event.name)) return;
+    if (claimedEvents === NO_CLAIMED_EVENTS) claimedEvents = new Set<number>();
+    (claimedEvents as Set<number>).add(index);
   });
   // Only the sources of the families present are asked: none for a span with no content key and
   // no content event (HTTP, database, most of a program's spans).
@@ -824,6 +826,8 @@ function readConventions(span: ConventionInput, keys: readonly string[]): Conven
     claimedEvents,
   };
 }
+
+const NO_CLAIMED_EVENTS: ReadonlySet<number> = new Set();
 
 const GENAI_ATTRIBUTE = /^(gen_ai|llm|ai|openinference|traceloop|sgp)\./;
 const GENAI_NAME =

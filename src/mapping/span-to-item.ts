@@ -110,7 +110,7 @@ function otelMetadata(span: AnySdkSpan, consumedEvents: ReadonlySet<number>, kee
   };
   if (span.status?.code === SpanStatusCode.OK) otel.status_code = 'OK';
   if (span.status?.message && span.status.code !== SpanStatusCode.ERROR) otel.status_message = span.status.message;
-  const events = (span.events ?? []).filter((_, index) => !consumedEvents.has(index));
+  const events = span.events?.length ? span.events.filter((_, index) => !consumedEvents.has(index)) : NO_EVENTS;
   if (events.length > 0) {
     otel.events = events.map((event) =>
       compact({
@@ -121,14 +121,16 @@ function otelMetadata(span: AnySdkSpan, consumedEvents: ReadonlySet<number>, kee
     );
   }
   if (span.links?.length) otel.links = span.links.map(linkToJson);
-  const dropped = compact({
-    attributes: span.droppedAttributesCount || undefined,
-    events: span.droppedEventsCount || undefined,
-    links: span.droppedLinksCount || undefined,
-  });
-  if (Object.keys(dropped).length > 0) otel.dropped = dropped;
+  if (span.droppedAttributesCount || span.droppedEventsCount || span.droppedLinksCount) {
+    otel.dropped = compact({
+      attributes: span.droppedAttributesCount || undefined,
+      events: span.droppedEventsCount || undefined,
+      links: span.droppedLinksCount || undefined,
+    });
+  }
   return otel;
 }
+const NO_EVENTS: readonly never[] = [];
 
 /**
  * Resource and scope objects are shared by every span of a provider or tracer: convert each once.
