@@ -73,7 +73,7 @@ export interface SGPExporterOptions {
   mask?: MaskFunction;
   /** Largest serialized input, output or metadata of one span; longer strings are cut. Env `SGP_MAX_FIELD_BYTES`. Default 1 MiB. */
   maxFieldBytes?: number;
-  /** Largest request body; a batch that would exceed it is split. Default 4 MiB. */
+  /** Largest request body; a batch that would exceed it is split. Default 1 MiB. */
   maxBatchBytes?: number;
   /** The undici dispatcher to send through (a proxy agent, a test's mock agent). Default: a keep-alive `Agent`. */
   dispatcher?: Dispatcher;
@@ -593,7 +593,7 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
       min: 1024,
       fallback: 1024 * 1024,
     }),
-    maxBatchBytes: wholeNumber(options.maxBatchBytes, env, { option: 'maxBatchBytes', min: 1024, fallback: 4 * 1024 * 1024 }),
+    maxBatchBytes: wholeNumber(options.maxBatchBytes, env, { option: 'maxBatchBytes', min: 1024, fallback: 1024 * 1024 }),
     connections: 1,
     proxy: proxySetting(env),
     resourceAttributes: resourceAttributesSetting(options.resourceAttributes, env),

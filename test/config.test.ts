@@ -125,6 +125,8 @@ describe('exporter configuration', () => {
     expect(config.retry).toEqual({ maxAttempts: 4, initialBackoffMillis: 400, maxBackoffMillis: 20000, jitterRatio: 0.2 });
     expect(config.timeoutMillis).toBe(10000);
     expect(config.exportTimeoutMillis).toBe(30000);
+    // The README's option table: request bodies of at most 1 MiB.
+    expect(config.maxBatchBytes).toBe(1024 * 1024);
   });
 
   it('is disabled, naming what is missing, without credentials', () => {

@@ -156,7 +156,7 @@ describe('SGPSpanExporter over HTTP', () => {
   it('reuses the memory of large request bodies only once nothing refers to them: bodies kept for a later retry stay intact', async () => {
     const big = await startSGPTestServer({ apiKey: API_KEY, accountId: ACCOUNT_ID, maxBodyBytes: 64 * 1024 * 1024 });
     try {
-      const exporter = new SGPSpanExporter({ ...credentials(big.url), clock: virtualClock() });
+      const exporter = new SGPSpanExporter({ ...credentials(big.url), clock: virtualClock(), maxBatchBytes: 4 * 1024 * 1024 });
       // 20 spans of 60 KB: one 1.2 MB body from the pool.
       const spansOf = (tag: string) => makeSpans(20, { 'sgp.input': `${tag}:${'x'.repeat(60 * 1024)}` });
       big.failNext(4, 503);
