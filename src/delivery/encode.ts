@@ -241,16 +241,12 @@ interface PendingResource {
 }
 
 /** Requests of at most 1000 items and (unless one item alone is larger) `maxBatchBytes` of body. */
-export function requestChunks<T>(
-  encoded: readonly T[],
-  maxBatchBytes: number,
-  bytesOf: (record: T) => number = (record) => (record as { body: Buffer }).body.length,
-): T[][] {
+export function requestChunks<T extends { body: Buffer }>(encoded: readonly T[], maxBatchBytes: number): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
   let size = 0;
   for (const record of encoded) {
-    const bytes = bytesOf(record);
+    const bytes = record.body.length;
     const full = current.length >= SERVER_MAX_ITEMS_PER_REQUEST || ENVELOPE + size + bytes > maxBatchBytes;
     if (current.length > 0 && full) {
       chunks.push(current);
