@@ -9,7 +9,7 @@ import { countTurns } from './helpers.js';
 
 const text = (index: number, value: string): EncodedText => {
   const json = JSON.stringify({ id: String(index), value });
-  return { index, source: { span: undefined as never, inProgress: false }, item: undefined, json, bytes: Buffer.byteLength(json) };
+  return { index, json, bytes: Buffer.byteLength(json) };
 };
 
 describe('RequestWriter', () => {

@@ -2,7 +2,9 @@
  * From records to request bodies: each span is mapped, prepared (content capture, mask, size
  * budget) and serialized once, in a loop that yields to the event loop; each JSON text is written,
  * as UTF-8, straight into its request's body (request-writer.ts), one body per request of at most
- * 1000 items and `maxBatchBytes`. Each record's bytes are a view into its request's body.
+ * 1000 items and `maxBatchBytes`. From then on the item is its bytes: the record is let go, so a
+ * span in flight is not held twice (as a span and as bytes), and a 413 reads the item back from
+ * them.
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
@@ -23,26 +25,30 @@ import type { Cut } from '../mapping/truncate.js';
 import { truncateStrings } from '../mapping/truncate.js';
 
 /** One thing to send: a span, as finished or (`inProgress`) as still running. */
-export interface ExportRecord {
+export interface SpanRecord {
   span: ReadableSpan;
   inProgress: boolean;
   /** Send this parent id instead of the span's own (null: none), when a filter dropped its parent. */
   parentId?: string | null;
 }
 
+/**
+ * An item an earlier export already encoded (and could not deliver): sent again as these bytes,
+ * neither mapped nor masked again.
+ */
+export class EncodedItem {
+  constructor(readonly bytes: Buffer) {}
+}
+
+export type ExportRecord = SpanRecord | EncodedItem;
+
 export interface EncodedRecord {
   /** Position of the record in the export call. */
   index: number;
-  /** What was encoded. */
-  source: ExportRecord;
-  /**
-   * The item, kept only when mapping the span again would not give it back (it was prepared, or
-   * the span is still running); else {@link itemOf} maps it again. Items in flight are not held
-   * twice in memory: their bytes are.
-   */
-  item: SGPSpanItem | undefined;
-  /** The item's JSON as UTF-8. */
+  /** The item's JSON as UTF-8: a view, good until the request is done. */
   body: Buffer;
+  /** A copy of {@link body} to keep. */
+  bytes(): Buffer;
   shrunk: boolean;
 }
 
@@ -70,22 +76,24 @@ export const SHRUNK_STRING_BYTES = 2048;
  * `failed` with the reason, and never takes its batch-mates down.
  */
 export async function encodeRecords(
-  records: readonly ExportRecord[],
+  records: readonly SpanRecord[],
   options: EncodeOptions,
-): Promise<{ encoded: EncodedRecord[]; failed: { index: number; error: Error }[] }> {
-  const encoded: EncodedRecord[] = [];
-  const { failed } = await encodeTexts(records, options, ({ json, bytes: _bytes, ...rest }) => {
-    encoded.push({ ...rest, body: Buffer.from(json), shrunk: false });
+): Promise<{ encoded: { index: number; body: Buffer }[]; failed: { index: number; error: Error }[] }> {
+  const encoded: { index: number; body: Buffer }[] = [];
+  const { failed } = await encodeTexts(records, options, ({ index, json }) => {
+    encoded.push({ index, body: typeof json === 'string' ? Buffer.from(json) : json });
   });
   return { encoded, failed };
 }
 
 /**
  * Encodes every record it can, straight into request bodies of at most 1000 items and
- * `maxBatchBytes` (unless one item alone is larger). Failures as in {@link encodeRecords}.
+ * `maxBatchBytes` (unless one item alone is larger). Failures as in {@link encodeRecords}. Each
+ * record written is let go: its slot in `records` becomes undefined; what is left there afterwards
+ * was never encoded (it failed, or encoding stopped).
  */
 export async function encodeRequests(
-  records: readonly ExportRecord[],
+  records: (ExportRecord | undefined)[],
   options: EncodeOptions,
   maxBatchBytes: number,
 ): Promise<{ chunks: RequestChunk[]; encoded: number; failed: { index: number; error: Error }[]; stopped: number[] }> {
@@ -93,17 +101,18 @@ export async function encodeRequests(
   let encoded = 0;
   const { failed, stopped } = await encodeTexts(records, options, (text) => {
     writer.write(text, records.length - text.index);
+    records[text.index] = undefined;
     encoded += 1;
   });
   return { chunks: writer.finish(), encoded, failed, stopped };
 }
 
-/** The item of an encoded record: the one kept, or the span mapped again (mapping is pure, and the span has ended). */
-export function itemOf(record: EncodedRecord, resourceAttributes: ResourceAttributeFilter): SGPSpanItem {
-  return record.item ?? toSGPSpanItem(record.source.span, mappingOptions(record.source, { resourceAttributes }));
+/** The item of an encoded record, read back from the bytes sent. */
+export function itemOf(record: EncodedRecord): SGPSpanItem {
+  return JSON.parse(record.body.toString('utf8')) as SGPSpanItem;
 }
 
-function mappingOptions(record: ExportRecord, options: { resourceAttributes: ResourceAttributeFilter }) {
+function mappingOptions(record: SpanRecord, options: { resourceAttributes: ResourceAttributeFilter }) {
   return { inProgress: record.inProgress, parentId: record.parentId, resourceAttributes: options.resourceAttributes };
 }
 
@@ -112,7 +121,7 @@ function mappingOptions(record: ExportRecord, options: { resourceAttributes: Res
  * the records that failed, and those left unencoded because `options.stopped()` said so.
  */
 async function encodeTexts(
-  records: readonly ExportRecord[],
+  records: readonly (ExportRecord | undefined)[],
   options: EncodeOptions,
   take: (text: EncodedText) => void,
 ): Promise<{ failed: { index: number; error: Error }[]; stopped: number[] }> {
@@ -135,28 +144,32 @@ async function encodeTexts(
         await (line ? line.pass() : options.clock.yield());
       }
       let text: EncodedText;
-      try {
-        const encoding = encodeOne(record, index, options);
-        if (encoding instanceof Promise) {
-          // Only items that need preparing (mask, content capture, size budget) are awaited; an
-          // async mask may take a while, and other exports may encode meanwhile.
-          line?.leave();
-          try {
-            text = await encoding;
-          } finally {
-            await line?.enter();
+      if (record instanceof EncodedItem) {
+        text = { index, json: record.bytes, bytes: record.bytes.length };
+      } else {
+        try {
+          const encoding = encodeOne(record, index, options);
+          if (encoding instanceof Promise) {
+            // Only items that need preparing (mask, content capture, size budget) are awaited; an
+            // async mask may take a while, and other exports may encode meanwhile.
+            line?.leave();
+            try {
+              text = await encoding;
+            } finally {
+              await line?.enter();
+            }
+          } else {
+            text = encoding;
           }
-        } else {
-          text = encoding;
+        } catch (error) {
+          failed.push({ index, error: new Error(`span ${spanLabel(record.span)} could not be mapped to an SGP item: ${messageOf(error)}`) });
+          continue;
         }
-      } catch (error) {
-        failed.push({ index, error: new Error(`span ${spanLabel(record.span)} could not be mapped to an SGP item: ${messageOf(error)}`) });
-        continue;
       }
-      take(text);
       // The work is the span's text read and parsed as much as the item written: an item stripped
       // of content (captureContent: false, a mask, the size budget) can be far smaller than it.
-      const work = Math.max(text.bytes, textIn(record.span));
+      const work = record instanceof EncodedItem ? text.bytes : Math.max(text.bytes, textIn(record.span));
+      take(text);
       if (line) sinceYield = line.spend(work) ? YIELD_AFTER_BYTES : 0;
       else sinceYield += work;
     }
@@ -192,21 +205,17 @@ function stringsIn(attributes: Record<string, unknown> | undefined): number {
  * The item as it will be sent: mapped, then (only when needed) stripped of content, masked and
  * cut to maxFieldBytes. Throws if any of it fails: the span is then dropped, never sent unmasked.
  */
-function encodeOne(record: ExportRecord, index: number, options: EncodeOptions): EncodedText | Promise<EncodedText> {
+function encodeOne(record: SpanRecord, index: number, options: EncodeOptions): EncodedText | Promise<EncodedText> {
   const { captureContent, mask, maxFieldBytes, clock, maskDeadline } = options;
   const item = toSGPSpanItem(record.span, mappingOptions(record, options));
   // Straight from the mapping: plain JSON objects only, so the serializer that reuses the shared resource and scope texts applies.
   const json = itemJson(item, jsonText);
   const bytes = Buffer.byteLength(json);
-  if (captureContent && mask === undefined && bytes <= maxFieldBytes) {
-    // A running span may change before a 413 asks for its item again: keep that one.
-    const remappable = !record.inProgress && record.span.ended !== false;
-    return { index, source: record, item: remappable ? undefined : item, json, bytes };
-  }
+  if (captureContent && mask === undefined && bytes <= maxFieldBytes) return { index, json, bytes };
   const maskTimeoutMillis = Math.max(0, maskDeadline - clock.now());
   return prepareItem(item, record.span, { captureContent, mask, maxFieldBytes, maskTimeoutMillis, clock }).then((prepared) => {
     const preparedJson = itemJson(prepared);
-    return { index, source: record, item: prepared, json: preparedJson, bytes: Buffer.byteLength(preparedJson) };
+    return { index, json: preparedJson, bytes: Buffer.byteLength(preparedJson) };
   });
 }
 
@@ -214,11 +223,12 @@ function encodeOne(record: ExportRecord, index: number, options: EncodeOptions):
  * Resources whose attributes are still being detected (NodeSDK's async detectors) are waited for,
  * up to the mask deadline, so items carry the whole resource and reading it early warns nothing.
  */
-async function settleResources(records: readonly ExportRecord[], options: EncodeOptions): Promise<void> {
+async function settleResources(records: readonly (ExportRecord | undefined)[], options: EncodeOptions): Promise<void> {
   const pending = new Set<PendingResource>();
-  for (const { span } of records) {
+  for (const record of records) {
+    if (record === undefined || record instanceof EncodedItem) continue;
     try {
-      const resource = span.resource as PendingResource | undefined;
+      const resource = record.span.resource as PendingResource | undefined;
       if (resource?.asyncAttributesPending && typeof resource.waitForAsyncAttributes === 'function') pending.add(resource);
     } catch {
       // An unreadable span is reported when it is mapped.
@@ -284,7 +294,8 @@ export function shrink(record: EncodedRecord, original: SGPSpanItem): EncodedRec
   };
   if (cuts.length === 0) return undefined;
   markTruncated(item.metadata, cuts, { truncated_after: 'HTTP 413' });
-  return { index: record.index, source: record.source, item, body: Buffer.from(itemJson(item)), shrunk: true };
+  const body = Buffer.from(itemJson(item));
+  return { index: record.index, body, bytes: () => body, shrunk: true };
 }
 
 /**

@@ -124,9 +124,12 @@ export class SGPSpanExporter implements SpanExporter {
   /**
    * Exports `records` and says what became of each. Never rejects. A record that cannot be mapped
    * is dropped alone; a batch SGP refuses for its content is split to find the items at fault.
+   * Takes `records`: each one encoded is let go (its slot becomes undefined), so that a span in
+   * flight is held as its bytes only; a record that settles `retryLater` or `shutdown` after it
+   * was encoded comes back as bytes in the report's `bodies`.
    * @internal
    */
-  exportRecords(records: readonly ExportRecord[], deadlineMillis?: number): Promise<ExportReport> {
+  exportRecords(records: (ExportRecord | undefined)[], deadlineMillis?: number): Promise<ExportReport> {
     const deadline = deadlineMillis ?? this.config.clock.now() + this.config.exportTimeoutMillis;
     const running = context.with(suppressTracing(context.active()), () => this.deliver(records, deadline));
     this.inFlight.add(running);
@@ -159,7 +162,7 @@ export class SGPSpanExporter implements SpanExporter {
     await this.transport?.destroy();
   }
 
-  private async deliver(records: readonly ExportRecord[], deadline: number): Promise<ExportReport> {
+  private async deliver(records: (ExportRecord | undefined)[], deadline: number): Promise<ExportReport> {
     const report: ExportReport = { outcomes: new Array<RecordOutcome>(records.length), requests: 0, retries: 0, error: undefined, errors: {} };
     try {
       if (this.isShutdown || this.transport === undefined) {
@@ -274,7 +277,7 @@ export class SGPSpanExporter implements SpanExporter {
 
   /** A single item SGP refused: a 413 is sent once more with its strings cut short; anything else is rejected. */
   private async settleSingle(record: EncodedRecord, error: SGPExportError, deadline: number, report: ExportReport): Promise<void> {
-    const item = itemOf(record, this.config.resourceAttributes);
+    const item = itemOf(record);
     const smaller = error.status === 413 && !record.shrunk ? shrink(record, item) : undefined;
     const final = smaller ? await this.sendOnce([smaller], deadline, report) : error;
     if (final === undefined) return;
@@ -286,7 +289,7 @@ export class SGPSpanExporter implements SpanExporter {
     for (const record of records) report.outcomes[record.index] = outcome;
     if (outcome === 'retryLater' || outcome === 'shutdown') {
       report.bodies ??= [];
-      for (const record of records) report.bodies[record.index] = record.body;
+      for (const record of records) report.bodies[record.index] = record.bytes();
     }
     report.error = error;
     report.errors![outcome] = error;

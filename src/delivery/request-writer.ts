@@ -5,24 +5,21 @@
  * to avoid that, were copied again into the body; with 100 KB LLM items both showed as pauses.
  */
 import { SERVER_MAX_ITEMS_PER_REQUEST } from '../config.js';
-import type { SGPSpanItem } from '../mapping/item.js';
 import type { BodyPool } from './body-pool.js';
-import type { EncodedRecord, ExportRecord } from './encode.js';
+import type { EncodedRecord } from './encode.js';
 
 /** One request: its body, and each record's bytes as a view into that body. */
 export interface RequestChunk {
   body: Buffer;
   records: EncodedRecord[];
-  /** A record's bytes were asked for (a retry later, a split, the spool): the body must outlive this request. */
+  /** A view of a record's bytes was handed out (a split, a 413): the body must outlive this request. */
   viewed: boolean;
 }
 
-/** An item's JSON text, ready to be written into a request. */
+/** An item's JSON, as text or (encoded by an earlier export) as UTF-8, ready to be written into a request. */
 export interface EncodedText {
   index: number;
-  source: ExportRecord;
-  item: SGPSpanItem | undefined;
-  json: string;
+  json: string | Buffer;
   /** UTF-8 length of `json`. */
   bytes: number;
 }
@@ -76,8 +73,9 @@ export class RequestWriter {
       this.at += 1;
     }
     const start = this.at;
-    this.at += this.room.write(text.json, start);
-    chunk.records.push(new RequestRecord(text, chunk, start, this.at));
+    const { json } = text;
+    this.at += typeof json === 'string' ? this.room.write(json, start) : json.copy(this.room, start);
+    chunk.records.push(new RequestRecord(text.index, chunk, start, this.at));
     this.counted += text.bytes + 1;
   }
 
@@ -115,26 +113,27 @@ export class RequestWriter {
 
 const COMMA = 0x2c;
 
-/** A record written into a request body: its bytes are made a view of that body only when asked for (a retry, a split, the spool). */
+/**
+ * A record written into a request body: its bytes are made a view of that body only when asked
+ * for (a split, a 413), and copied out for a record kept longer (a retry later, the spool), so the
+ * body can still go back to the pool.
+ */
 class RequestRecord implements EncodedRecord {
-  readonly index: number;
-  readonly source: ExportRecord;
-  readonly item: SGPSpanItem | undefined;
   readonly shrunk = false;
 
   constructor(
-    text: EncodedText,
+    readonly index: number,
     private readonly request: RequestChunk,
     private readonly start: number,
     private readonly end: number,
-  ) {
-    this.index = text.index;
-    this.source = text.source;
-    this.item = text.item;
-  }
+  ) {}
 
   get body(): Buffer {
     this.request.viewed = true;
     return this.request.body.subarray(this.start, this.end);
+  }
+
+  bytes(): Buffer {
+    return Buffer.from(this.request.body.subarray(this.start, this.end));
   }
 }

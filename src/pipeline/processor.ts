@@ -6,6 +6,8 @@ import { systemClock } from '../clock.js';
 import type { DisabledReason, ExporterConfig, ProcessorConfig, SGPSpanProcessorOptions } from '../config.js';
 import { checkCustomExporterOptions, resolveExporterConfig, resolveProcessorConfig, resolveSpoolConfig } from '../config.js';
 import type { ExportRecord, ExportReport, RecordOutcome } from '../delivery/exporter.js';
+import { EncodedItem } from '../delivery/encode.js';
+import type { SpanRecord } from '../delivery/encode.js';
 import { exporterFromConfig, isSGPSpanExporter, startupMessages } from '../delivery/exporter.js';
 import { SGPConfigError, SGPExportError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -26,7 +28,8 @@ import { DROP_REASON_TEXT, ProcessorStats } from './stats.js';
 
 export type { SGPDropCounts, SGPSpoolStats, SGPStats } from './stats.js';
 
-type QueueEntry = ReadableSpan | InProgressRecord;
+/** A span queued or held: as it ended, as a running span's record, or (held after a failed export) as the bytes sent. */
+type QueueEntry = ReadableSpan | InProgressRecord | EncodedItem;
 
 /** The export outcomes that are drops, each counted under the drop reason of the same name. */
 type DroppedOutcome = Exclude<RecordOutcome, 'exported' | 'retryLater'> & DropReason;
@@ -43,6 +46,12 @@ interface Flight {
 interface HeldBatch {
   first: number;
   entries: QueueEntry[];
+}
+
+/** What one export sends: `records[i]` and, for an in-progress record, its entry in `running[i]`. */
+interface Sending {
+  records: (ExportRecord | undefined)[];
+  running: (InProgressRecord | undefined)[];
 }
 
 /** Entries being written to the spool, with the lowest sequence number they cover. */
@@ -524,7 +533,7 @@ export class SGPSpanProcessor implements SpanProcessor {
     const flight: Flight = { first, entries: batch.length, spans, done: Promise.resolve() };
     this.inFlight.set(id, flight);
     if (carriesHeld) this.heldInFlight += 1;
-    flight.done = this.exportEntries(batch, first, carriesHeld)
+    flight.done = this.exportEntries(this.sending(batch), first, carriesHeld)
       .then(() => {
         this.inFlight.delete(id);
         if (carriesHeld) this.heldInFlight -= 1;
@@ -570,12 +579,12 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   /** Writes `entries` to the spool, after any write already under way; until then they count as queued. */
-  private spill(entries: QueueEntry[], first: number, bodies?: readonly (Buffer | undefined)[]): void {
+  private spill(entries: QueueEntry[], first: number): void {
     const id = this.nextSpillId;
     this.nextSpillId += 1;
     this.spills.set(id, { first, entries: entries.length });
     this.spillChain = this.spillChain
-      .then(() => this.writeToSpool(entries, first, bodies))
+      .then(() => this.writeToSpool(entries, first))
       .catch(reportInternalError)
       .then(() => {
         this.spills.delete(id);
@@ -585,12 +594,14 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   /** Books each entry once the spool took it (or not: then it is held in memory, or at shutdown dropped). */
-  private async writeToSpool(entries: QueueEntry[], first: number, bodies?: readonly (Buffer | undefined)[]): Promise<void> {
+  private async writeToSpool(entries: QueueEntry[], first: number): Promise<void> {
     const items: SpoolItem[] = [];
-    for (const [i, entry] of entries.entries()) {
+    const spooling: QueueEntry[] = [];
+    for (const entry of entries) {
       if (!(entry instanceof InProgressRecord)) {
         // Already encoded by the export that failed: spooled as sent, the mask not run again.
-        items.push({ record: this.exportRecord(entry, false), body: bodies?.[i] });
+        items.push(entry instanceof EncodedItem ? { body: entry.bytes } : { record: this.spanRecord(entry, false) });
+        spooling.push(entry);
         continue;
       }
       // Never spooled: its span's final record follows it, and a start record replayed later could overwrite it.
@@ -604,10 +615,10 @@ export class SGPSpanProcessor implements SpanProcessor {
     const kept: QueueEntry[] = [];
     let spooled = 0;
     let unmappable = 0;
-    items.forEach(({ record }, i) => {
+    spooling.forEach((entry, i) => {
       const outcome = outcomes[i];
       if (outcome === 'kept') {
-        kept.push(record.span);
+        kept.push(entry);
         return;
       }
       this.outstanding -= 1;
@@ -681,10 +692,15 @@ export class SGPSpanProcessor implements SpanProcessor {
     this.outageRounds = 0;
   }
 
-  /** Exports one batch and accounts for every entry in it. Never rejects. */
-  private async exportEntries(batch: QueueEntry[], first: number, carriesHeld: boolean): Promise<void> {
-    const sent: QueueEntry[] = [];
-    const records: ExportRecord[] = [];
+  /**
+   * What an export of `batch` sends: a record per entry, and the entries it must account for.
+   * Ended spans are not among those entries: the exporter lets a record go once its bytes are
+   * written, so a span in flight is held only as bytes, and one that must be held or spooled
+   * afterwards comes back as those bytes (or, never encoded, as its record).
+   */
+  private sending(batch: QueueEntry[]): Sending {
+    const running: (InProgressRecord | undefined)[] = [];
+    const records: (ExportRecord | undefined)[] = [];
     for (const entry of batch) {
       if (entry instanceof InProgressRecord) {
         entry.taken = true;
@@ -693,13 +709,20 @@ export class SGPSpanProcessor implements SpanProcessor {
           this.outstanding -= 1;
           continue;
         }
-        records.push(this.exportRecord(entry.span, true));
+        records.push(this.spanRecord(entry.span, true));
+        running.push(entry);
       } else {
-        records.push(this.exportRecord(entry, false));
+        records.push(entry instanceof EncodedItem ? entry : this.spanRecord(entry, false));
+        running.push(undefined);
       }
-      sent.push(entry);
     }
-    if (sent.length === 0) return;
+    return { records, running };
+  }
+
+  /** Exports one batch and accounts for every entry in it. Never rejects. */
+  private async exportEntries(sending: Sending, first: number, carriesHeld: boolean): Promise<void> {
+    const { records } = sending;
+    if (records.length === 0) return;
     let report: ExportReport;
     try {
       report = await this.sink!.export(records, this.clock.now() + this.config.exportTimeoutMillis);
@@ -708,16 +731,16 @@ export class SGPSpanProcessor implements SpanProcessor {
       const failure = error instanceof Error ? error : new Error(String(error));
       report = { outcomes: records.map(() => 'exportFailed' as const), requests: 0, retries: 0, error: failure };
     }
-    this.account(sent, report, first, carriesHeld);
+    this.account(sending, report, first, carriesHeld);
   }
 
-  private exportRecord(span: ReadableSpan, inProgress: boolean): ExportRecord {
+  private spanRecord(span: ReadableSpan, inProgress: boolean): SpanRecord {
     const parentId = this.filter?.parentOverride(span);
     return parentId === undefined ? { span, inProgress } : { span, inProgress, parentId };
   }
 
   /** Books each entry's outcome; entries to retry later are held and the outage pause starts. */
-  private account(sent: QueueEntry[], report: ExportReport, first: number, carriesHeld: boolean): void {
+  private account(sending: Sending, report: ExportReport, first: number, carriesHeld: boolean): void {
     const { stats } = this;
     stats.exportRequests += report.requests;
     stats.retries += report.retries;
@@ -726,24 +749,16 @@ export class SGPSpanProcessor implements SpanProcessor {
     const detail = (outcome: RecordOutcome) => (report.errors?.[outcome] ?? report.error)?.message ?? 'unknown error';
     const drops: Partial<Record<DroppedOutcome, number>> = {};
     const held: QueueEntry[] = [];
-    const heldBodies: (Buffer | undefined)[] = [];
     // Ended by shutdown's deadline: spooled rather than dropped, when there is a spool.
     const cut: QueueEntry[] = [];
-    const cutBodies: (Buffer | undefined)[] = [];
-    sent.forEach((entry, i) => {
+    sending.running.forEach((running, i) => {
       const outcome = report.outcomes[i] ?? 'exportFailed';
-      if (outcome === 'retryLater') {
-        held.push(entry);
-        heldBodies.push(report.bodies?.[i]);
-        return;
-      }
-      if (outcome === 'shutdown' && this.spool?.writable && !(entry instanceof InProgressRecord)) {
-        cut.push(entry);
-        cutBodies.push(report.bodies?.[i]);
+      if (outcome === 'retryLater' || (outcome === 'shutdown' && this.spool?.writable && running === undefined)) {
+        (outcome === 'retryLater' ? held : cut).push(running ?? this.entryBack(sending.records[i], report.bodies?.[i]));
         return;
       }
       this.outstanding -= 1;
-      if (entry instanceof InProgressRecord) {
+      if (running !== undefined) {
         if (outcome === 'exported') stats.inProgress.sent += 1;
         else stats.inProgress.dropped += 1;
         return;
@@ -756,9 +771,9 @@ export class SGPSpanProcessor implements SpanProcessor {
       stats.drop(reason, count, detail(reason));
       this.flushes.noteDropped(first, count, `${DROP_REASON_TEXT[reason]}: ${detail(reason)}`);
     }
-    if (cut.length > 0) this.spill(cut, first, cutBodies);
+    if (cut.length > 0) this.spill(cut, first);
     if (held.length > 0) {
-      if (this.spool?.writable) this.spill(held, first, heldBodies);
+      if (this.spool?.writable) this.spill(held, first);
       else this.hold({ first, entries: held });
       this.outageRound(detail('retryLater'));
     } else if (this.outageRounds > 0 && answered(report) && this.held.length === 0 && this.heldInFlight === (carriesHeld ? 1 : 0)) {
@@ -766,6 +781,19 @@ export class SGPSpanProcessor implements SpanProcessor {
       // shutdown that aborted the requests is no answer).
       this.outageOver();
     }
+  }
+
+  /**
+   * An ended span's entry again after an export that did not deliver it: the bytes it was sent
+   * as, or its record when it was never encoded. Never undefined for a record the exporter
+   * settled `retryLater` or `shutdown`: it either encoded the record (and reports the bytes) or
+   * left it in place.
+   */
+  private entryBack(record: ExportRecord | undefined, bytes: Buffer | undefined): QueueEntry {
+    if (bytes !== undefined) return new EncodedItem(bytes);
+    if (record instanceof EncodedItem) return record;
+    if (record !== undefined) return record.span;
+    throw new Error('an export let go of a record it did not report the bytes of');
   }
 
   /** Says once that SGP refused the key or account (401/403), until SGP takes a batch again. */

@@ -4,6 +4,7 @@ import type { ExportResult } from '../otel-core.js';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Clock } from '../clock.js';
 import type { ExportRecord, ExportReport, RecordOutcome, SGPSpanExporter } from '../delivery/exporter.js';
+import type { SpanRecord } from '../delivery/encode.js';
 import { isSGPSpanExporter } from '../delivery/exporter.js';
 
 /**
@@ -15,8 +16,12 @@ export interface ExportSink {
   readonly maxConcurrentExports: number;
   /** Whether records of spans that have not ended (in-progress records) can be sent. */
   readonly sendsInProgress: boolean;
-  /** Exports `records` and says what became of each, by `deadline`. Never rejects. */
-  export(records: ExportRecord[], deadline: number): Promise<ExportReport>;
+  /**
+   * Exports `records` and says what became of each, by `deadline`. Never rejects. May let go of
+   * records as it goes (their slots become undefined), reporting the bytes of those it did not
+   * deliver but may yet (`retryLater`, `shutdown`).
+   */
+  export(records: (ExportRecord | undefined)[], deadline: number): Promise<ExportReport>;
   forceFlush(): Promise<void>;
   /** Ends exports in flight now; their records settle as `shutdown`. */
   abort(): Promise<void>;
@@ -36,7 +41,7 @@ class SGPSink implements ExportSink {
     readonly maxConcurrentExports: number,
   ) {}
 
-  export(records: ExportRecord[], deadline: number): Promise<ExportReport> {
+  export(records: (ExportRecord | undefined)[], deadline: number): Promise<ExportReport> {
     return this.exporter.exportRecords(records, deadline);
   }
 
@@ -67,8 +72,9 @@ class SpanExporterSink implements ExportSink {
     private readonly clock: Clock,
   ) {}
 
-  export(records: ExportRecord[], deadline: number): Promise<ExportReport> {
-    const spans = records.map((record) => record.span);
+  export(records: (ExportRecord | undefined)[], deadline: number): Promise<ExportReport> {
+    // Only our own exporter reports bytes back, so only spans ever come here.
+    const spans = records.map((record) => (record as SpanRecord).span);
     const budget = Math.max(0, deadline - this.clock.now());
     return new Promise((resolve) => {
       const finish = (outcome: RecordOutcome, error: Error | undefined) => {

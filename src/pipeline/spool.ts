@@ -10,7 +10,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { ExporterConfig } from '../config.js';
-import type { ExportRecord } from '../delivery/encode.js';
+import type { SpanRecord } from '../delivery/encode.js';
 import { encodeRecords } from '../delivery/encode.js';
 import type { SGPExportError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -31,11 +31,8 @@ export interface SpanSpoolOptions {
   fs?: SpoolFs;
 }
 
-/** A span for the spool: its record, and its item's bytes when an export already encoded them. */
-export interface SpoolItem {
-  record: ExportRecord;
-  body?: Buffer | undefined;
-}
+/** A span for the spool: its record, or its item's bytes when an export already encoded them. */
+export type SpoolItem = { record: SpanRecord; body?: undefined } | { body: Buffer; record?: undefined };
 
 /** What became of each record handed to {@link SpanSpool.write}. `kept`: not spooled, the caller still has it. */
 export type SpoolWriteOutcome = 'spooled' | 'unmappable' | 'kept';
@@ -93,10 +90,10 @@ export class SpanSpool {
     const { clock } = this.options;
     try {
       const bodies = items.map((item) => item.body);
-      const toEncode: ExportRecord[] = [];
+      const toEncode: SpanRecord[] = [];
       const positions: number[] = [];
       items.forEach((item, i) => {
-        if (item.body !== undefined) return;
+        if (item.record === undefined) return;
         toEncode.push(item.record);
         positions.push(i);
       });
