@@ -752,10 +752,15 @@ export class SGPSpanProcessor implements SpanProcessor {
     // Ended by shutdown's deadline: spooled rather than dropped, when there is a spool.
     const cut: QueueEntry[] = [];
     sending.running.forEach((running, i) => {
-      const outcome = report.outcomes[i] ?? 'exportFailed';
+      let outcome = report.outcomes[i] ?? 'exportFailed';
       if (outcome === 'retryLater' || (outcome === 'shutdown' && this.spool?.writable && running === undefined)) {
-        (outcome === 'retryLater' ? held : cut).push(running ?? this.entryBack(sending.records[i], report.bodies?.[i]));
-        return;
+        const entry = running ?? entryBack(sending.records[i], report.bodies?.[i]);
+        if (entry !== undefined) {
+          (outcome === 'retryLater' ? held : cut).push(entry);
+          return;
+        }
+        // Neither bytes nor record came back (a sink breaking its contract): counted, not lost.
+        outcome = 'exportFailed';
       }
       this.outstanding -= 1;
       if (running !== undefined) {
@@ -781,19 +786,6 @@ export class SGPSpanProcessor implements SpanProcessor {
       // shutdown that aborted the requests is no answer).
       this.outageOver();
     }
-  }
-
-  /**
-   * An ended span's entry again after an export that did not deliver it: the bytes it was sent
-   * as, or its record when it was never encoded. Never undefined for a record the exporter
-   * settled `retryLater` or `shutdown`: it either encoded the record (and reports the bytes) or
-   * left it in place.
-   */
-  private entryBack(record: ExportRecord | undefined, bytes: Buffer | undefined): QueueEntry {
-    if (bytes !== undefined) return new EncodedItem(bytes);
-    if (record instanceof EncodedItem) return record;
-    if (record !== undefined) return record.span;
-    throw new Error('an export let go of a record it did not report the bytes of');
   }
 
   /** Says once that SGP refused the key or account (401/403), until SGP takes a batch again. */
@@ -848,6 +840,16 @@ function reportInternalError(error: unknown): void {
 function noop(): void {}
 
 /** Whether SGP answered any of the report's requests: a span taken or refused (not only aborted or failed locally). */
+/**
+ * An ended span's entry again after an export that did not deliver it: the bytes it was sent as,
+ * or its record when it was never encoded (the exporter reports the bytes of every record it let go).
+ */
+function entryBack(record: ExportRecord | undefined, bytes: Buffer | undefined): QueueEntry | undefined {
+  if (bytes !== undefined) return new EncodedItem(bytes);
+  if (record instanceof EncodedItem) return record;
+  return record?.span;
+}
+
 function answered(report: ExportReport): boolean {
   return report.outcomes.some((outcome) => outcome === 'exported' || outcome === 'rejected');
 }
