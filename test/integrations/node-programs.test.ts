@@ -29,6 +29,18 @@ describe('NodeSDK with the HTTP instrumentation', () => {
   });
 });
 
+describe('OpenAI Agents SDK under NodeSDK with the HTTP instrumentation', () => {
+  it("a request made in a tool's execute is a child of the tool's span, in the run's trace", async () => {
+    const { items } = await runProgram('agents-http.cjs');
+    const toolCall = items.find((i) => i.name === 'lookup_order')!;
+    const client = items.find((i) => (i.metadata.otel as { kind: string }).kind === 'CLIENT')!;
+    const server = items.find((i) => (i.metadata.otel as { kind: string }).kind === 'SERVER')!;
+    expect(toolCall).toMatchObject({ type: 'CODE_EXECUTION', output: { status: 'delivered' } });
+    expect(client).toMatchObject({ name: 'GET', parent_id: toolCall.id, trace_id: toolCall.trace_id });
+    expect(server).toMatchObject({ parent_id: client.id, trace_id: toolCall.trace_id });
+  });
+});
+
 describe('@vercel/otel registerOTel({ spanProcessors })', () => {
   it('delivers the route span and its LLM child', async () => {
     const { items } = await runProgram('vercel-otel.cjs');

@@ -232,6 +232,94 @@ describe('OpenAI Agents SDK integration', () => {
   });
 });
 
+describe('OpenTelemetry spans started inside Agents spans', () => {
+  /** A tool that does its work in spans of its own, as an instrumented client would. */
+  function instrumentedAgent(tracer: ReturnType<BasicTracerProvider['getTracer']>, label: string) {
+    const lookupOrder = tool({
+      name: `lookup_${label}`,
+      description: 'Looks an order up',
+      parameters: z.object({ order_id: z.string() }),
+      execute: async ({ order_id }) => {
+        tracer.startSpan(`cache.get ${label}`).end();
+        return tracer.startActiveSpan(`db.query ${label}`, async (query) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          tracer.startSpan(`db.row ${label}`).end();
+          query.end();
+          return { order_id, status: 'delivered' };
+        });
+      },
+    });
+    const model: Model = {
+      async getResponse(request) {
+        return withGenerationSpan(async () => {
+          tracer.startSpan(`POST /chat ${label}`).end();
+          const done = JSON.stringify(request.input).includes('function_call_result');
+          const output = done
+            ? [{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Delivered.' }] }]
+            : [{ type: 'function_call', callId: 'c1', name: `lookup_${label}`, arguments: '{"order_id":"A-1"}', status: 'completed' }];
+          return { usage: new Usage(), output: output as ModelResponse['output'] };
+        });
+      },
+      async *getStreamedResponse() {},
+    };
+    return new Agent({ name: `Support ${label}`, model, tools: [lookupOrder] });
+  }
+
+  it("a span started in a tool's execute is a child of the tool's span, and one started by the model of its generation", async () => {
+    const { provider } = setup();
+    const tracer = provider.getTracer('app');
+    await withSGPSpan('request', { tracer, groupId: 'session-9' }, async () => {
+      await run(instrumentedAgent(tracer, 'a'), 'Where is A-1?');
+      tracer.startSpan('after the run').end();
+    });
+    await provider.forceFlush();
+    const items = server.items;
+    const toolCall = one(items, 'lookup_a');
+    const query = one(items, 'db.query a');
+    expect(one(items, 'cache.get a')).toMatchObject({ parent_id: toolCall.id, trace_id: toolCall.trace_id, group_id: 'session-9' });
+    expect(query).toMatchObject({ parent_id: toolCall.id, group_id: 'session-9' });
+    expect(one(items, 'db.row a').parent_id).toBe(query.id);
+    const generations = named(items, 'Generation');
+    const calls = named(items, 'POST /chat a');
+    expect(calls).toHaveLength(2);
+    for (const call of calls) expect(generations.map((g) => g.id)).toContain(call.parent_id);
+    // The context does not outlive the run.
+    expect(one(items, 'after the run').parent_id).toBe(one(items, 'request').id);
+    await provider.shutdown();
+  });
+
+  it('runs side by side each parent their spans to their own tool', async () => {
+    const { provider } = setup();
+    const tracer = provider.getTracer('app');
+    await Promise.all(['a', 'b', 'c'].map((label) => run(instrumentedAgent(tracer, label), 'Where is A-1?')));
+    await provider.forceFlush();
+    for (const label of ['a', 'b', 'c']) {
+      const toolCall = one(server.items, `lookup_${label}`);
+      expect(one(server.items, `db.query ${label}`)).toMatchObject({ parent_id: toolCall.id, trace_id: toolCall.trace_id });
+      expect(one(server.items, `cache.get ${label}`).parent_id).toBe(toolCall.id);
+    }
+    await provider.shutdown();
+  });
+
+  it('behind another trace processor that answers at once, spans inside a tool are still its children', async () => {
+    const { provider, agentsProcessor } = setup();
+    const other: TracingProcessor = {
+      async onTraceStart() {},
+      async onTraceEnd() {},
+      async onSpanStart() {},
+      async onSpanEnd() {},
+      async shutdown() {},
+      async forceFlush() {},
+    };
+    setTraceProcessors([other, agentsProcessor]);
+    const tracer = provider.getTracer('app');
+    await run(instrumentedAgent(tracer, 'a'), 'Where is A-1?');
+    await provider.forceFlush();
+    expect(one(server.items, 'db.query a').parent_id).toBe(one(server.items, 'lookup_a').id);
+    await provider.shutdown();
+  });
+});
+
 describe('Agents spans with captureContent: false', () => {
   it('custom span data and error data are content: none of it leaves, the ids and names do', async () => {
     const processor = new SGPSpanProcessor({ ...credentials(server.url), flushOnExit: false, captureContent: false });

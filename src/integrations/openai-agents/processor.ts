@@ -8,6 +8,8 @@ import type { Attributes, Context, Span, Tracer, TracerProvider } from '@opentel
 import { SGP_ATTRIBUTES } from '../../mapping/conventions.js';
 import { jsonText, toAttributeValue } from '../../manual/attributes.js';
 import { contextWithGroupId, inheritedGroupId } from '../../manual/group-id.js';
+import { agentsContextBridge } from './context-bridge.js';
+import type { AgentsContextBridge, AgentsContextStore, BridgeClient } from './context-bridge.js';
 import { agentsSpanFields } from './span-data.js';
 import type { AgentsSpanData } from './span-data.js';
 
@@ -51,21 +53,27 @@ interface OpenTrace {
 /**
  * Register with `addTraceProcessor(new SGPAgentsTraceProcessor())` (keeps the OpenAI exporter) or
  * `setTraceProcessors([...])`. Each Agents trace becomes a root `AGENT_WORKFLOW` span (a child of
- * the span active where the run started, if any); each Agents span its child.
+ * the span active where the run started, if any); each Agents span its child. Inside an Agents
+ * span (a tool's `execute`, a model call), the active OpenTelemetry span is the one that stands for
+ * it, so spans started there are its children.
  */
-export class SGPAgentsTraceProcessor {
+export class SGPAgentsTraceProcessor implements BridgeClient {
   private readonly provider: TracerProvider | undefined;
   private tracer: Tracer | undefined;
   private readonly traces = new Map<string, OpenTrace>();
   private readonly spans = new Map<string, Span>();
+  private readonly bridge: AgentsContextBridge;
 
   constructor(options: SGPAgentsTraceProcessorOptions = {}) {
     this.provider = options.tracerProvider;
+    // Installed now, not at the first trace: a trace keeps the storage it started in.
+    this.bridge = agentsContextBridge();
   }
 
   async onTraceStart(agentsTrace: AgentsTrace): Promise<void> {
     // Bounded like open spans: traces that never end must not grow memory without limit.
     if (this.traces.size >= MAX_OPEN_SPANS || this.traces.has(agentsTrace.traceId)) return;
+    this.bridge.clients.add(this);
     const caller = otelContext.active();
     const groupId = agentsTrace.groupId || inheritedGroupId(caller);
     const attributes: Attributes = { [SGP_ATTRIBUTES.spanType]: 'AGENT_WORKFLOW', [`${PREFIX}trace_id`]: agentsTrace.traceId };
@@ -109,7 +117,19 @@ export class SGPAgentsTraceProcessor {
 
   /** Flushes; the tracer provider belongs to the application, which shuts it down. */
   async shutdown(): Promise<void> {
+    this.bridge.clients.delete(this);
     await this.forceFlush();
+  }
+
+  /**
+   * The span active inside an Agents context: the current Agents span's, else its parent's (a span
+   * past the open-span bound), else the trace's. Starts nothing: it is read while spans start.
+   */
+  spanInside(store: AgentsContextStore): Span | undefined {
+    if (!store.trace) return undefined;
+    const current = store.span;
+    const own = current && (this.spans.get(current.spanId) ?? (current.parentId ? this.spans.get(current.parentId) : undefined));
+    return own ?? this.traces.get(store.trace.traceId)?.span;
   }
 
   private getTracer(): Tracer {
