@@ -1,5 +1,5 @@
-import { Agent, run, Runner, setTraceProcessors, setTracingDisabled, tool, Usage, withCustomSpan, withGenerationSpan, withTrace } from '@openai/agents';
-import type { Model, ModelRequest, ModelResponse, TracingProcessor } from '@openai/agents';
+import { Agent, run, Runner, setTraceProcessors, setTracingDisabled, tool, Usage, withCustomSpan, withFunctionSpan, withGenerationSpan, withTrace } from '@openai/agents';
+import type { Model, ModelRequest, ModelResponse, StreamEvent, TracingProcessor } from '@openai/agents';
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
@@ -51,11 +51,11 @@ class ScriptedModel implements Model {
   }
 
   // eslint-disable-next-line require-yield
-  async *getStreamedResponse(): AsyncIterable<never> {
+  async *getStreamedResponse(_request: ModelRequest): AsyncIterable<StreamEvent> {
     throw new Error('not used');
   }
 
-  private reply(request: ModelRequest): Record<string, unknown>[] {
+  protected reply(request: ModelRequest): Record<string, unknown>[] {
     const seen = JSON.stringify(request.input);
     if (request.systemInstructions === 'refunds') {
       return [{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Refund issued for A-1.' }] }];
@@ -316,6 +316,122 @@ describe('OpenTelemetry spans started inside Agents spans', () => {
     await run(instrumentedAgent(tracer, 'a'), 'Where is A-1?');
     await provider.forceFlush();
     expect(one(server.items, 'db.query a').parent_id).toBe(one(server.items, 'lookup_a').id);
+    await provider.shutdown();
+  });
+});
+
+describe('Agents spans whose work is a generator', () => {
+  /**
+   * The scripted model, streamed: `withGenerationSpan` around the generator that streams the reply,
+   * as one writes a custom model. The SDK ends that span as the generator is returned; the reply is
+   * streamed (and the span's output set) after.
+   */
+  class StreamedScriptedModel extends ScriptedModel {
+    readonly streamed: { done: number; output: unknown }[] = [];
+
+    override async *getStreamedResponse(request: ModelRequest): AsyncIterable<StreamEvent> {
+      const output = this.reply(request) as ModelResponse['output'];
+      const streamed = this.streamed;
+      yield* await withGenerationSpan(async (span) => {
+        span.spanData.input = [{ role: 'system', content: request.systemInstructions }, ...(Array.isArray(request.input) ? request.input : [{ role: 'user', content: request.input }])];
+        return (async function* (): AsyncGenerator<StreamEvent> {
+          yield { type: 'response_started' };
+          for (const delta of ['Work', 'ing', '...']) {
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            yield { type: 'output_text_delta', delta };
+          }
+          span.spanData.output = output;
+          span.spanData.usage = { input_tokens: 20, output_tokens: 5 };
+          streamed.push({ done: Date.now(), output });
+          yield { type: 'response_done', response: { id: 'resp', usage: { requests: 1, inputTokens: 20, outputTokens: 5, totalTokens: 25 }, output } } as StreamEvent;
+        })();
+      }, { data: { model: 'scripted-gpt' } });
+    }
+  }
+
+  it('in a streamed run, a generation streamed by a generator ends when its stream does, with its output', async () => {
+    const { provider } = setup();
+    const model = new StreamedScriptedModel();
+    const triage = agents();
+    triage.model = model;
+    for (const handoff of triage.handoffs) (handoff as Agent).model = model;
+    const result = await new Runner({ groupId: 'conversation-9' }).run(triage, 'Refund order A-1', { stream: true });
+    for await (const event of result) void event;
+    await result.completed;
+    expect(result.finalOutput).toBe('Refund issued for A-1.');
+    await provider.forceFlush();
+
+    const generations = named(server.items, 'Generation');
+    expect(generations).toHaveLength(3);
+    expect(model.streamed).toHaveLength(3);
+    for (const { done, output } of model.streamed) {
+      const generation = generations.find((g) => JSON.stringify(g.output) === JSON.stringify({ output }))!;
+      expect(generation, 'the generation carries its output').toBeDefined();
+      expect(Date.parse(generation.end_timestamp!)).toBeGreaterThanOrEqual(done);
+      expect(generation.metadata.llm).toMatchObject({ model: 'scripted-gpt', input_tokens: 20, output_tokens: 5 });
+    }
+    expectRunTree(server.items, 'conversation-9');
+    await provider.shutdown();
+  });
+
+  it('a function span around a generator ends when the generator is done, with what it set, and an error it throws', async () => {
+    const { provider } = setup();
+    let finished = 0;
+    await withTrace('search', async () => {
+      const results = await withFunctionSpan(
+        async (span) =>
+          (async function* () {
+            for (const hit of ['doc-1', 'doc-2']) {
+              await new Promise((resolve) => setTimeout(resolve, 5));
+              yield hit;
+            }
+            span.spanData.output = JSON.stringify({ hits: 2 });
+            finished = Date.now();
+          })(),
+        { data: { name: 'search_docs', input: '{"query":"refunds"}' } },
+      );
+      const hits: string[] = [];
+      for await (const hit of results) hits.push(hit);
+      expect(hits).toEqual(['doc-1', 'doc-2']);
+
+      const failing = await withFunctionSpan(
+        async () =>
+          (async function* () {
+            yield 1;
+            throw new TypeError('index offline');
+          })(),
+        { data: { name: 'search_index' } },
+      );
+      await expect(async () => {
+        for await (const value of failing) void value;
+      }).rejects.toThrow('index offline');
+    });
+    await provider.forceFlush();
+    const search = one(server.items, 'search_docs');
+    expect(search).toMatchObject({ type: 'CODE_EXECUTION', input: { query: 'refunds' }, output: { hits: 2 }, status: 'SUCCESS' });
+    expect(Date.parse(search.end_timestamp!)).toBeGreaterThanOrEqual(finished);
+    expect(one(server.items, 'search_index')).toMatchObject({ status: 'ERROR', metadata: { error_type: 'TypeError', error_message: 'index offline' } });
+    await provider.shutdown();
+  });
+
+  it('a generator nobody finishes iterating ends with its trace', async () => {
+    const { provider } = setup();
+    await withTrace('abandoned', async () => {
+      const results = await withFunctionSpan(
+        async () =>
+          (async function* () {
+            yield 'first';
+            yield 'second';
+          })(),
+        { data: { name: 'search_docs' } },
+      );
+      await results.next();
+    });
+    await provider.forceFlush();
+    const root = one(server.items, 'abandoned');
+    const search = one(server.items, 'search_docs');
+    expect(search.parent_id).toBe(root.id);
+    expect(search.end_timestamp! <= root.end_timestamp!).toBe(true);
     await provider.shutdown();
   });
 });

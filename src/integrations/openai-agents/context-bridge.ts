@@ -6,7 +6,8 @@
  *
  * The bridge wraps the Agents storage: every scope the SDK opens with `run()` (a trace, a
  * `with*Span` helper, a runner invocation) also runs in an OpenTelemetry context whose active span
- * is, when read, the OpenTelemetry span of the Agents span current in that scope.
+ * is, when read, the OpenTelemetry span of the Agents span current in that scope. It also keeps
+ * what each `with*Span` scope returns, for a span that ends before its work does.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context as otelContext, trace } from '@opentelemetry/api';
@@ -37,13 +38,21 @@ interface AgentsStorage {
 
 export class AgentsContextBridge implements AgentsStorage {
   readonly clients = new Set<BridgeClient>();
+  /** What each `with*Span` scope returns, by the Agents span it opened. */
+  private readonly scopes = new WeakMap<object, Promise<unknown>>();
 
   constructor(private readonly inner: AgentsStorage) {}
 
   run<T>(store: unknown, callback: () => T): T {
     if (this.clients.size === 0 || !isStore(store)) return this.inner.run(store, callback);
+    const before = store.span;
     const inside = new AgentsSpanContext(otelContext.active(), store, this);
-    return otelContext.with(inside, () => this.inner.run(store, callback));
+    const result = otelContext.with(inside, () => this.inner.run(store, callback));
+    // A `with*Span` helper makes its span current before its first await: a span current now
+    // that was not before is the scope's own.
+    const opened = store.span;
+    if (opened && opened !== before && result instanceof Promise) this.scopes.set(opened, result);
+    return result;
   }
 
   getStore(): unknown {
@@ -52,6 +61,14 @@ export class AgentsContextBridge implements AgentsStorage {
 
   enterWith(store: unknown): void {
     this.inner.enterWith(store);
+  }
+
+  /**
+   * What the `with*Span` scope that opened `agentsSpan` returns. The helper ends the span just
+   * before its scope returns, whatever it returns: a generator's work is still to come.
+   */
+  scopeOf(agentsSpan: object): Promise<unknown> | undefined {
+    return this.scopes.get(agentsSpan);
   }
 
   spanInside(store: AgentsContextStore): Span | undefined {
@@ -129,5 +146,5 @@ function isStorage(value: unknown): value is AgentsStorage {
 
 function isBridge(value: unknown): value is AgentsContextBridge {
   const bridge = value as Partial<AgentsContextBridge> | null | undefined;
-  return isStorage(value) && bridge?.clients instanceof Set && typeof bridge.spanInside === 'function';
+  return isStorage(value) && bridge?.clients instanceof Set && typeof bridge.scopeOf === 'function' && typeof bridge.spanInside === 'function';
 }

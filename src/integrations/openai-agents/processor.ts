@@ -8,6 +8,7 @@ import type { Attributes, Context, Span, Tracer, TracerProvider } from '@opentel
 import { SGP_ATTRIBUTES } from '../../mapping/conventions.js';
 import { jsonText, toAttributeValue } from '../../manual/attributes.js';
 import { contextWithGroupId, inheritedGroupId } from '../../manual/group-id.js';
+import { describeError } from '../../manual/spans.js';
 import { agentsContextBridge } from './context-bridge.js';
 import type { AgentsContextBridge, AgentsContextStore, BridgeClient } from './context-bridge.js';
 import { agentsSpanFields } from './span-data.js';
@@ -62,6 +63,8 @@ export class SGPAgentsTraceProcessor implements BridgeClient {
   private tracer: Tracer | undefined;
   private readonly traces = new Map<string, OpenTrace>();
   private readonly spans = new Map<string, Span>();
+  /** Spans the SDK ended inside a scope not returned yet: they end once it returns, or when its generator is done. */
+  private readonly ending = new Map<string, { span: Span; agentsSpan: AgentsSpan; generator: boolean }>();
   private readonly bridge: AgentsContextBridge;
 
   constructor(options: SGPAgentsTraceProcessorOptions = {}) {
@@ -91,7 +94,13 @@ export class SGPAgentsTraceProcessor implements BridgeClient {
     const open = this.traces.get(agentsTrace.traceId);
     if (!open) return;
     this.traces.delete(agentsTrace.traceId);
-    open.span.end(new Date());
+    const now = new Date();
+    // A generator its caller never finished iterating (or a scope still running): the span ends
+    // with the trace at the latest.
+    for (const [spanId, pending] of this.ending) {
+      if (pending.agentsSpan.traceId === agentsTrace.traceId) this.endPending(spanId, pending.generator ? now : toDate(pending.agentsSpan.endedAt));
+    }
+    open.span.end(now);
   }
 
   async onSpanStart(agentsSpan: AgentsSpan): Promise<void> {
@@ -100,11 +109,30 @@ export class SGPAgentsTraceProcessor implements BridgeClient {
   }
 
   async onSpanEnd(agentsSpan: AgentsSpan): Promise<void> {
+    if (this.ending.has(agentsSpan.spanId)) return;
     // A span that started before this processor was added, or past the open-span bound, starts now.
     const span = this.spans.get(agentsSpan.spanId) ?? this.startSpan(agentsSpan);
-    this.spans.delete(agentsSpan.spanId);
-    if (span.isRecording()) recordEnd(span, agentsSpan);
-    span.end(toDate(agentsSpan.endedAt));
+    const scope = this.bridge.scopeOf(agentsSpan);
+    if (!scope) {
+      this.spans.delete(agentsSpan.spanId);
+      finish(span, agentsSpan, toDate(agentsSpan.endedAt));
+      return;
+    }
+    // A `with*Span` helper ended it as its callback returned. If that was an async generator (a
+    // custom model's streamed response, a streaming function), the work happens as it is iterated:
+    // the span ends, with the data set meanwhile, when the iteration does.
+    this.spans.set(agentsSpan.spanId, span);
+    const pending = { span, agentsSpan, generator: false };
+    this.ending.set(agentsSpan.spanId, pending);
+    const endAt = (time: Date, error?: unknown) => this.endPending(agentsSpan.spanId, time, error);
+    scope.then(
+      (value) => {
+        if (!isAsyncGenerator(value)) return endAt(toDate(agentsSpan.endedAt));
+        pending.generator = true;
+        whenIterated(value, endAt);
+      },
+      () => endAt(toDate(agentsSpan.endedAt)),
+    );
   }
 
   /** Flushes the tracer provider (the Agents SDK calls this from its own `forceFlush`). */
@@ -132,6 +160,14 @@ export class SGPAgentsTraceProcessor implements BridgeClient {
     return own ?? this.traces.get(store.trace.traceId)?.span;
   }
 
+  private endPending(spanId: string, time: Date, error?: unknown): void {
+    const pending = this.ending.get(spanId);
+    if (!pending) return;
+    this.ending.delete(spanId);
+    this.spans.delete(spanId);
+    finish(pending.span, pending.agentsSpan, time, error);
+  }
+
   private getTracer(): Tracer {
     this.tracer ??= (this.provider ?? trace.getTracerProvider()).getTracer(SCOPE);
     return this.tracer;
@@ -152,6 +188,49 @@ export class SGPAgentsTraceProcessor implements BridgeClient {
     const startTime = toDate(agentsSpan.startedAt);
     return this.getTracer().startSpan(fields.name, { attributes, startTime }, parent ? trace.setSpan(base, parent) : base);
   }
+}
+
+function finish(span: Span, agentsSpan: AgentsSpan, time: Date, error?: unknown): void {
+  if (span.isRecording()) {
+    recordEnd(span, agentsSpan);
+    if (error !== undefined && !agentsSpan.error) {
+      span.setAttribute('error.type', describeError(error).type);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error).message });
+    }
+  }
+  span.end(time);
+}
+
+/**
+ * Calls `done` once the generator is finished: iterated to its end, returned from, or failed. The
+ * generator stays the same object, with `next`, `return` and `throw` watched in place.
+ */
+function whenIterated(generator: AsyncGenerator<unknown>, done: (time: Date, error?: unknown) => void): void {
+  let finished = false;
+  const settle = (error?: unknown) => {
+    if (finished) return;
+    finished = true;
+    done(new Date(), error);
+  };
+  for (const method of ['next', 'return', 'throw'] as const) {
+    const original = generator[method] as (...args: unknown[]) => Promise<IteratorResult<unknown>>;
+    Object.defineProperty(generator, method, {
+      configurable: true,
+      writable: true,
+      value: (...args: unknown[]) => {
+        const result = original.apply(generator, args);
+        result.then(
+          (step) => step.done && settle(),
+          (error: unknown) => settle(error),
+        );
+        return result;
+      },
+    });
+  }
+}
+
+function isAsyncGenerator(value: unknown): value is AsyncGenerator<unknown> {
+  return Object.prototype.toString.call(value) === '[object AsyncGenerator]';
 }
 
 /** The span data as it is at the end (generation input, tool output and usage are set late). */
