@@ -112,6 +112,9 @@ const EXPECTED: Record<string, Expectation> = {
       expect(root).toMatchObject({ name: 'Agent workflow', type: 'AGENT_WORKFLOW', group_id: 'conversation-42' });
       expect(run.items.every((item) => item.trace_id === root.trace_id && item.group_id === 'conversation-42')).toBe(true);
       expect(run.items.find((item) => item.name === 'Support')).toMatchObject({ type: 'AGENT_WORKFLOW' });
+      // The run's task span is named apart from the root it sits under.
+      expect(run.items.filter((item) => item.name === 'Agent workflow')).toEqual([root]);
+      expect(run.items.find((item) => item.name === 'Task')).toMatchObject({ type: 'CUSTOM', parent_id: root.id });
       expect(run.items.find((item) => item.name === 'lookup_order')).toMatchObject({
         type: 'CODE_EXECUTION',
         input: { orderId: 'A-1' },

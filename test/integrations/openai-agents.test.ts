@@ -106,8 +106,15 @@ function expectRunTree(items: SGPSpanItem[], groupId: string) {
     if (item !== root) expect(items.some((parent) => parent.id === item.parent_id), `${item.name} has its parent in the tree`).toBe(true);
   }
 
+  // The run (the SDK's task span) under the trace's root, named apart from it: the workflow name
+  // appears once; the agents are named after themselves.
+  const task = one(items, 'Task');
+  expect(task).toMatchObject({ parent_id: root.id, type: 'CUSTOM', metadata: { 'openai_agents.span_type': 'task', 'openai_agents.name': 'Agent workflow' } });
+  expect(one(items, 'Agent workflow')).toBe(root);
+
   const triage = one(items, 'Triage');
   const refunds = one(items, 'Refunds');
+  expect(triage.parent_id).toBe(task.id);
   expect(triage).toMatchObject({ type: 'AGENT_WORKFLOW', metadata: { 'openai_agents.handoffs': ['Refunds'], 'openai_agents.tools': ['lookup_order'] } });
   expect(refunds.type).toBe('AGENT_WORKFLOW');
 
@@ -204,6 +211,10 @@ describe('OpenAI Agents SDK integration', () => {
     const request = one(server.items, 'request');
     const workflow = one(server.items, 'Support');
     expect(workflow).toMatchObject({ parent_id: request.id, trace_id: request.trace_id, group_id: 'session-3', type: 'AGENT_WORKFLOW' });
+    // The Runner's own workflow name (its default here) is not a second workflow in the tree.
+    expect(named(server.items, 'Agent workflow')).toEqual([]);
+    expect(one(server.items, 'Task').parent_id).toBe(workflow.id);
+    expect(one(server.items, 'Triage').parent_id).toBe(one(server.items, 'Task').id);
     expect(one(server.items, 'lookup_order').group_id).toBe('session-3');
     await provider.shutdown();
   });
@@ -471,6 +482,15 @@ describe('Agents span data as SGP fields', () => {
     ['something_new', 'CUSTOM'],
   ])('%s -> %s', (type, expected) => {
     expect(agentsSpanFields({ type }).type).toBe(expected);
+  });
+
+  it.each([
+    ['a task is named by its kind; its workflow name is metadata', { type: 'task', name: 'Support' }, 'Task', { name: 'Support' }],
+    ['an agent is named after the agent', { type: 'agent', name: 'Triage' }, 'Triage', { name: 'Triage' }],
+    ['a function is named after the tool', { type: 'function', name: 'lookup_order' }, 'lookup_order', { name: 'lookup_order' }],
+    ['a turn has no name of its own', { type: 'turn', turn: 1, agent_name: 'Triage' }, 'Turn', { turn: 1, agent_name: 'Triage' }],
+  ])('%s', (_, data, name, metadata) => {
+    expect(agentsSpanFields(data)).toMatchObject({ name, metadata });
   });
 
   it('the table holds exactly the types the Python SDK maps', () => {

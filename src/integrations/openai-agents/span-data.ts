@@ -26,6 +26,7 @@ export const AGENTS_SPAN_TYPES: Record<string, SGPSpanType> = {
 
 /** Names for span data without a `name` of its own (the Python SDK uses the data's class name). */
 const DEFAULT_NAMES: Record<string, string> = {
+  task: 'Task',
   generation: 'Generation',
   response: 'Response',
   handoff: 'Handoff',
@@ -47,6 +48,13 @@ export interface AgentsSpanFields {
   llm: Record<string, string | number>;
 }
 
+/**
+ * Span data whose `name` is not what the span is called. A task (one `Runner.run`, a span the
+ * Python SDK does not have) carries the workflow name, which is already the name of the trace's
+ * root item: `Agent workflow` twice in a row. It goes to metadata (`openai_agents.name`).
+ */
+const NAME_IS_METADATA = new Set(['task']);
+
 export function agentsSpanFields(data: AgentsSpanData): AgentsSpanFields {
   const metadata: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) {
@@ -55,7 +63,7 @@ export function agentsSpanFields(data: AgentsSpanData): AgentsSpanFields {
   const isResponse = data.type === 'response';
   const response = isResponse && isPlainObject(data._response) ? data._response : undefined;
   return {
-    name: typeof data.name === 'string' && data.name !== '' ? data.name : (DEFAULT_NAMES[data.type] ?? capitalize(data.type)),
+    name: typeof data.name === 'string' && data.name !== '' && !NAME_IS_METADATA.has(data.type) ? data.name : (DEFAULT_NAMES[data.type] ?? capitalize(data.type)),
     type: AGENTS_SPAN_TYPES[data.type] ?? 'CUSTOM',
     input: asObject(isResponse ? data._input : data.input, 'input'),
     output: asObject(isResponse ? response?.output : data.output, 'output'),
