@@ -107,9 +107,9 @@ export async function encodeRequests(
   return { chunks: writer.finish(), encoded, failed, stopped };
 }
 
-/** The item of an encoded record, read back from the bytes sent. */
-export function itemOf(record: EncodedRecord): SGPSpanItem {
-  return JSON.parse(record.body.toString('utf8')) as SGPSpanItem;
+/** An item read back from the bytes it was sent as. */
+export function itemOf(body: Buffer): SGPSpanItem {
+  return JSON.parse(body.toString('utf8')) as SGPSpanItem;
 }
 
 function mappingOptions(record: SpanRecord, options: { resourceAttributes: ResourceAttributeFilter }) {
@@ -282,8 +282,11 @@ export function requestBody(records: readonly { body: Buffer }[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** `record` with every string in its input, output and metadata cut short, marked; undefined if nothing was long. */
-export function shrink(record: EncodedRecord, original: SGPSpanItem): EncodedRecord | undefined {
+/**
+ * The bytes of `original` with every string in its input, output and metadata cut short and
+ * marked (for a single item SGP refused as too large); undefined if nothing was long.
+ */
+export function shrunkBody(original: SGPSpanItem): Buffer | undefined {
   const cuts: Cut[] = [];
   const { input, output, metadata } = original;
   const item: SGPSpanItem = {
@@ -294,8 +297,7 @@ export function shrink(record: EncodedRecord, original: SGPSpanItem): EncodedRec
   };
   if (cuts.length === 0) return undefined;
   markTruncated(item.metadata, cuts, { truncated_after: 'HTTP 413' });
-  const body = Buffer.from(itemJson(item));
-  return { index: record.index, body, bytes: () => body, shrunk: true };
+  return Buffer.from(itemJson(item));
 }
 
 /**

@@ -11,7 +11,7 @@ import { BodyPool } from './body-pool.js';
 import { classifyFailure } from './classify.js';
 import { EncodeTurns } from './encode-turns.js';
 import type { EncodedRecord, ExportRecord, RequestChunk } from './encode.js';
-import { encodeRequests, itemOf, requestBody, shrink } from './encode.js';
+import { encodeRequests, itemOf, requestBody, shrunkBody } from './encode.js';
 import { RetryingTransport } from './retrying-transport.js';
 import { SGPTransport } from './transport.js';
 
@@ -277,9 +277,9 @@ export class SGPSpanExporter implements SpanExporter {
 
   /** A single item SGP refused: a 413 is sent once more with its strings cut short; anything else is rejected. */
   private async settleSingle(record: EncodedRecord, error: SGPExportError, deadline: number, report: ExportReport): Promise<void> {
-    const item = itemOf(record);
-    const smaller = error.status === 413 && !record.shrunk ? shrink(record, item) : undefined;
-    const final = smaller ? await this.sendOnce([smaller], deadline, report) : error;
+    const item = itemOf(record.body);
+    const smaller = error.status === 413 && !record.shrunk ? shrunkBody(item) : undefined;
+    const final = smaller ? await this.sendOnce([{ index: record.index, body: smaller, bytes: () => smaller, shrunk: true }], deadline, report) : error;
     if (final === undefined) return;
     this.settle([record], 'reject', final.withMessage(`SGP rejected span "${item.name}" (${item.id}): ${final.message}`), report);
   }

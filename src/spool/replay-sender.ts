@@ -4,12 +4,13 @@
  * (within the exporter's split budget); only those are dropped. A request SGP refuses for itself
  * (credentials, path) keeps the items: they stay spooled until it is fixed.
  *
- * It shares the exporter's transport, failure table, request chunking and split budget; only the
- * halving differs, since spooled bytes have no span to shrink or name.
+ * It shares the exporter's transport, failure table, request chunking, split budget and 413 rule:
+ * a single item refused as too large is sent once more with its strings cut short (read back from
+ * its bytes, as the exporter does).
  */
 import type { ExporterConfig } from '../config.js';
 import { classifyFailure } from '../delivery/classify.js';
-import { requestBody, requestChunks } from '../delivery/encode.js';
+import { itemOf, requestBody, requestChunks, shrunkBody } from '../delivery/encode.js';
 import { splitBudget } from '../delivery/exporter.js';
 import { RetryingTransport } from '../delivery/retrying-transport.js';
 import { SGPTransport } from '../delivery/transport.js';
@@ -30,6 +31,8 @@ export interface ReplayReport {
 interface SpooledRecord {
   index: number;
   body: Buffer;
+  /** Already cut short after a 413. */
+  shrunk?: boolean;
 }
 
 export class ReplaySender {
@@ -93,8 +96,26 @@ export class ReplaySender {
       await this.sendPart(part.slice(middle), deadline, report, budget);
       return;
     }
+    if (action === 'split' && part.length === 1) {
+      const single = part[0]!;
+      const item = parsed(single.body);
+      const smaller = error.status === 413 && !single.shrunk && item ? shrunkBody(item) : undefined;
+      if (smaller) {
+        await this.sendPart([{ index: single.index, body: smaller, shrunk: true }], deadline, report, budget);
+        return;
+      }
+      if (item) report.error = error.withMessage(`SGP rejected span "${item.name}" (${item.id}): ${error.message}`);
+    }
     const outcome: ReplayOutcome =
       action === 'split' ? 'rejected' : action === 'fail' ? 'exportFailed' : action === 'abandon' ? 'shutdown' : 'keep';
     for (const { index } of part) report.outcomes[index] = outcome;
+  }
+}
+
+function parsed(body: Buffer): ReturnType<typeof itemOf> | undefined {
+  try {
+    return itemOf(body);
+  } catch {
+    return undefined;
   }
 }

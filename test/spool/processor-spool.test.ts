@@ -288,6 +288,36 @@ describe('spoolDir', () => {
     expect(rig.diag.at('warn').some((w) => w.includes('spool rejected'))).toBe(true);
   });
 
+  it('a spooled item SGP refuses as too large (413) on replay is sent once more cut short and marked, as live ones are', async () => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1, maxFieldBytes: 1024 * 1024 }, { maxBodyBytes: 64 * 1024 });
+    await quiet(rig.clock);
+    await rig.down();
+    rig.end(5, 'small');
+    const [huge] = rig.end(1, 'huge', { 'sgp.input': 'x'.repeat(200 * 1024) });
+    rig.end(5, 'small');
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spooled === 11);
+    await rig.up();
+    await driveUntil(rig.clock, () => rig!.processor.getStats().replayed === 11);
+    expect(rig.processor.getStats().spool!.dropped.total).toBe(0);
+    const item = rig.server.items.find((i) => i.id === huge)!;
+    expect(Buffer.byteLength(item.input.value as string)).toBeLessThanOrEqual(2048);
+    expect(item.metadata.sgp_otel).toEqual({ truncated: [{ path: 'input.value', original_bytes: 200 * 1024 }], truncated_after: 'HTTP 413' });
+    expect(rig.server.items).toHaveLength(11);
+  });
+
+  it('a spooled item refused on replay is named in the drop warning', async () => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
+    await quiet(rig.clock);
+    await rig.down();
+    rig.end(3);
+    const [poison] = rig.end(1, 'poison');
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spooled === 4);
+    await rig.up();
+    rig.server.rejectItems((item) => item.name.startsWith('poison'), 422, 'poison span');
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spool!.dropped.total === 1 && rig!.processor.getStats().replayed === 3);
+    expect(rig.diag.at('warn').filter((w) => w.includes('spool rejected'))).toEqual([expect.stringContaining(`"poison-3" (${poison})`)]);
+  });
+
   it('a custom exporter cannot spool: spoolDir is a configuration error', async () => {
     const { SGPSpanProcessor } = await import('../../src/pipeline/processor.js');
     const { InMemorySpanExporter } = await import('@opentelemetry/sdk-trace-base');
