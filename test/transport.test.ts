@@ -137,15 +137,19 @@ describe('SGPTransport against a misbehaving server', () => {
     ['in JSON without "detail", its slashes escaped', (key: string) => JSON.stringify({ message: `invalid key ${key}` }).replaceAll('/', '\\/')],
     ['in JSON, escaped as \\u sequences', (key: string) => `{"message": "${[...key].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"}`],
     ['percent-encoded', (key: string) => `invalid key ${encodeURIComponent(key)}`],
+    ["percent-encoded as Python's quote does: slashes left as they are, lowercase hex", (key: string) => `invalid key ${encodeURIComponent(key).replaceAll('%2F', '/').replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase())}`],
+    ['with escape()', (key: string) => `invalid key ${escape(key)}`],
+    ['HTML-escaped', (key: string) => `<p>invalid key ${key.replaceAll('/', '&#x2F;').replaceAll('+', '&#43;').replaceAll('=', '&#61;')}</p>`],
+    ['lowercased', (key: string) => `invalid key ${key.toLowerCase()}`],
     ['across the 64 KiB read limit, after whitespace', (key: string) => `${' '.repeat(MAX_ERROR_BODY_BYTES - 16)}${key}`],
   ])('never quotes a key the server echoes %s', async (_case, echo) => {
-    const key = 'sk-live/ABCDEFGH/IJKLMNOPQRSTUVWXYZ0123';
+    const key = 'sk-live/ABCD+EFGH=/IJKLMNOPQRSTUVWXYZ0123';
     const { transport } = await serve((req, res) => res.writeHead(403).end(echo(String(req.headers['x-api-key']))), { apiKey: key });
     const result = await transport.send(Buffer.from('{"items":[]}'), 30_000, new AbortController());
     const message = result.ok ? '' : result.error.message;
     expect(message).toMatch(/^SGP answered HTTP 403/);
-    // Not even a piece of it: no 8 characters of the key in a row.
-    for (let at = 0; at + 8 <= key.length; at += 1) expect(message).not.toContain(key.slice(at, at + 8));
+    // Not even a piece of it: no 8 characters of the key in a row, in any letter case.
+    for (let at = 0; at + 8 <= key.length; at += 1) expect(message.toLowerCase()).not.toContain(key.slice(at, at + 8).toLowerCase());
   });
 
   it("works through a user's own dispatcher, answering its handler interface", async () => {

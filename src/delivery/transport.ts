@@ -201,13 +201,53 @@ function drainedOrClosed(socket: Socket): Promise<void> {
   });
 }
 
-/** `text` with every occurrence of each secret replaced, for text a server (or a proxy) sent back. */
+/**
+ * `text` with every occurrence of each secret replaced, for text a server (or a proxy) sent back:
+ * as sent, and re-encoded the ways servers quote what they received: in any letter case, with any
+ * of its characters percent-encoded (either case of hex, all of them or only some, as Python's
+ * `quote` leaves `/`), JSON-escaped (`\uXXXX`, `\/`) or HTML-escaped (`&#47;`, `&#x2f;`, `&amp;`).
+ */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret !== '') out = out.split(secret).join('[redacted]');
+  const pattern = secretPattern(secrets);
+  return pattern === undefined ? text : text.replace(pattern, '[redacted]');
+}
+
+/** One pattern for all of `secrets`, longest first, so a secret that contains another is replaced whole. */
+function secretPattern(secrets: readonly string[]): RegExp | undefined {
+  const alternatives = [...new Set(secrets)]
+    .filter((secret) => secret !== '')
+    .sort((a, b) => b.length - a.length)
+    .map((secret) => Array.from(secret, characterPattern).join(''));
+  return alternatives.length === 0 ? undefined : new RegExp(alternatives.join('|'), 'gi');
+}
+
+/** The longest text one character of a secret can be re-encoded as (four UTF-8 bytes percent-encoded). */
+const LONGEST_ENCODED_CHARACTER = 12;
+
+const HTML_NAMED: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+/** Regular-expression sources for the JSON escapes of a quote, a backslash and a slash. */
+const JSON_SHORT: Readonly<Record<string, string>> = { '"': '\\\\"', '\\': '\\\\\\\\', '/': '\\\\/' };
+
+function characterPattern(character: string): string {
+  const code = character.codePointAt(0)!;
+  const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+  const forms = new Set<string>([literalPattern(character)]);
+  forms.add(Array.from(Buffer.from(character, 'utf8'), (byte) => `%${hex(byte, 2)}`).join(''));
+  if (code <= 0xffff) {
+    forms.add(`\\\\u${hex(code, 4)}`);
+    forms.add(`%u${hex(code, 4)}`);
+  } else {
+    forms.add(Array.from({ length: 2 }, (_, i) => `\\\\u${hex(character.charCodeAt(i), 4)}`).join(''));
   }
-  return out;
+  forms.add(`&#0*${code};`);
+  forms.add(`&#x0*${hex(code, 1)};`);
+  if (HTML_NAMED[character]) forms.add(HTML_NAMED[character]);
+  if (JSON_SHORT[character]) forms.add(JSON_SHORT[character]);
+  return `(?:${[...forms].join('|')})`;
+}
+
+function literalPattern(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
 }
 
 const RESERVED_HEADERS = new Set(['x-api-key', 'x-selected-account-id', 'content-type', 'content-length', 'host']);
@@ -218,32 +258,21 @@ const RESERVED_HEADERS = new Set(['x-api-key', 'x-selected-account-id', 'content
  * decoded, before anything is cut: a cut through a secret would leave a piece no longer matching it.
  */
 function excerpt(body: string, cut: boolean, secrets: readonly string[]): string {
-  const variants = secretVariants(secrets);
   // A body cut at the read limit may end in the first part of a secret, which matches nothing: drop
-  // as much of its end as the longest secret could leave.
-  const text = cut ? body.slice(0, Math.max(0, body.length - (variants[0]?.length ?? 0))) : body;
-  let message = redact(text.trim(), variants);
+  // as much of its end as the longest secret, re-encoded, could leave.
+  const longest = Math.max(0, ...secrets.map((secret) => secret.length));
+  const text = cut ? body.slice(0, Math.max(0, body.length - longest * LONGEST_ENCODED_CHARACTER)) : body;
+  let message = redact(text.trim(), secrets);
   try {
     const parsed: unknown = JSON.parse(text);
     const detail = parsed && typeof parsed === 'object' && 'detail' in parsed ? (parsed as { detail: unknown }).detail : parsed;
-    message = redact(typeof detail === 'string' ? detail : JSON.stringify(detail), variants);
+    message = redact(typeof detail === 'string' ? detail : JSON.stringify(detail), secrets);
   } catch {
     // Not JSON (or cut at the read cap): quote the text, minus the start of a cut-off {"detail": "...
     message = message.replace(/^\{\s*"detail"\s*:\s*"/, '');
   }
-  message = redact(message.replace(/\s+/g, ' '), variants);
+  message = redact(message.replace(/\s+/g, ' '), secrets);
   return message.length > ERROR_EXCERPT_CHARS ? `${message.slice(0, ERROR_EXCERPT_CHARS)}...` : message;
-}
-
-/** Each secret as it is, as JSON writes it inside a string, with `/` escaped as some servers write it, and percent-encoded. */
-function secretVariants(secrets: readonly string[]): string[] {
-  const variants = new Set<string>();
-  for (const secret of secrets) {
-    const escaped = JSON.stringify(secret).slice(1, -1);
-    for (const variant of [secret, escaped, escaped.replaceAll('/', '\\/'), encodeURIComponent(secret)]) if (variant !== '') variants.add(variant);
-  }
-  // Longest first, so a variant that contains another is replaced whole.
-  return [...variants].sort((a, b) => b.length - a.length);
 }
 
 function httpError(status: number, body: string, cut: boolean, retryAfterMillis: number | undefined, secrets: readonly string[]): SGPExportError {
