@@ -139,6 +139,24 @@ describe('SGPSpanExporter over HTTP', () => {
     await exporter.shutdown();
   });
 
+  it.each([301, 302, 307, 308])('does not follow a redirect (HTTP %i) or retry it: the batch is dropped as exportFailed, saying so', async (status) => {
+    const clock = virtualClock();
+    const elsewhere = await startSGPTestServer({ apiKey: API_KEY, accountId: ACCOUNT_ID });
+    try {
+      const exporter = new SGPSpanExporter({ ...credentials(server.url), clock });
+      server.failNext(1, status, { headers: { location: `${elsewhere.url}/v5/spans/batch` } });
+      const report = await exportBatch(exporter, makeSpans(3));
+      expect(server.requests).toHaveLength(1);
+      expect(elsewhere.requests).toHaveLength(0);
+      expect(clock.sleeps).toEqual([]);
+      expect(report).toMatchObject({ exported: 0, dropped: { rejected: 0, exportFailed: 3 } });
+      expect(report.error!.message).toMatch(new RegExp(`^SGP answered HTTP ${status} \\(a redirect, not followed: check baseUrl\\)`));
+      await exporter.shutdown();
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
   it.each([400, 409, 413, 422])('does not retry a single span refused with HTTP %i, and drops it as rejected', async (status) => {
     const clock = virtualClock();
     const exporter = new SGPSpanExporter({ ...credentials(server.url), clock });

@@ -50,7 +50,8 @@ describe('classifyFailure: what becomes of a batch once retrying is over', () =>
     [{ kind: 'http' as const, status: 401 }, { retry: false, then: 'reject' }],
     [{ kind: 'http' as const, status: 403 }, { retry: false, then: 'reject' }],
     [{ kind: 'http' as const, status: 404 }, { retry: false, then: 'reject' }],
-    [{ kind: 'http' as const, status: 301 }, { retry: false, then: 'reject' }],
+    [{ kind: 'http' as const, status: 301 }, { retry: false, then: 'fail' }],
+    [{ kind: 'http' as const, status: 307 }, { retry: false, then: 'fail' }],
   ])('%o -> %o', (failure, rule) => {
     expect(classifyFailure(failure)).toEqual(rule);
   });

@@ -17,7 +17,7 @@ export interface AttemptFailure {
  * - `hold`: SGP is unreachable or overloaded; the processor keeps the spans and sends them later.
  * - `split`: SGP refused the content; halve the batch to find the items at fault.
  * - `reject`: SGP refused the request itself (credentials, path); the spans are dropped as `rejected`.
- * - `fail`: a server error that outlasted the retries, possibly caused by the batch: `exportFailed`.
+ * - `fail`: a server error that outlasted the retries, possibly caused by the batch, or a redirect: `exportFailed`.
  * - `abandon`: the exporter was shut down mid-request: counted under `shutdown`.
  */
 export type FinalAction = 'hold' | 'split' | 'reject' | 'fail' | 'abandon';
@@ -52,6 +52,9 @@ export function classifyFailure(failure: AttemptFailure): FailureRule {
       // A 500 may be caused by the batch itself: retried, then dropped rather than held forever.
       if (status >= 500) return { retry: true, then: 'fail' };
       if (CONTENT_STATUSES.has(status)) return { retry: false, then: 'split' };
+      // A redirect is not followed (the key goes to SGP's endpoint only): nothing SGP said about
+      // the spans, and no answer at all, so neither a refusal nor an outage.
+      if (status >= 300 && status < 400) return { retry: false, then: 'fail' };
       return { retry: false, then: 'reject' };
     }
   }

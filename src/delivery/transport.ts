@@ -278,7 +278,8 @@ function excerpt(body: string, cut: boolean, secrets: readonly string[]): string
 function httpError(status: number, body: string, cut: boolean, retryAfterMillis: number | undefined, secrets: readonly string[]): SGPExportError {
   const said = excerpt(body, cut, secrets);
   const failure = { kind: 'http' as const, status, retryAfterMillis };
-  return new SGPExportError(`SGP answered HTTP ${status}${said ? `: ${said}` : ''}`, {
+  const redirect = status >= 300 && status < 400 ? ' (a redirect, not followed: check baseUrl)' : '';
+  return new SGPExportError(`SGP answered HTTP ${status}${redirect}${said ? `: ${said}` : ''}`, {
     ...failure,
     retryable: isRetryable(failure),
   });

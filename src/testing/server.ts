@@ -50,6 +50,8 @@ export interface FailOptions {
   retryAfterMs?: string;
   /** Response body; default `{"detail": "injected failure"}`. */
   body?: string;
+  /** More response headers (a redirect's `location`, say). */
+  headers?: Record<string, string>;
 }
 
 export interface SGPTestServer {
@@ -163,7 +165,7 @@ export async function startSGPTestServer(options: SGPTestServerOptions = {}): Pr
         else send();
       };
       if (fault?.kind === 'status') {
-        const headers: Record<string, string> = {};
+        const headers: Record<string, string> = { ...fault.options.headers };
         if (fault.options.retryAfter !== undefined) headers['retry-after'] = fault.options.retryAfter;
         if (fault.options.retryAfterMs !== undefined) headers['retry-after-ms'] = fault.options.retryAfterMs;
         return answer(fault.status, fault.options.body ?? { detail: 'injected failure' }, headers);
