@@ -553,7 +553,7 @@ export function resolveExporterConfig(options: SGPExporterOptions = {}): Exporte
   let refusedHttp = false;
   if (disabledReason === undefined && endpoint!.protocol === 'http:' && !LOOPBACK_HOSTS.test(endpoint!.hostname) && !allowInsecureHttp) {
     const message = `Refusing to send the SGP API key over plain http to ${endpoint!.host}: use an https:// base URL, or set allowInsecureHttp: true`;
-    if (baseUrlOption !== undefined) throw new SGPConfigError(message);
+    if (baseUrlOption !== undefined) throw new SGPConfigError(`Invalid option baseUrl: ${message}`);
     // From the environment: reported, never thrown into the host.
     env.warnings.push(`Invalid environment variable SGP_CLIENT_BASE_URL: ${message}; sgp-otel is disabled`);
     refusedHttp = true;

@@ -160,7 +160,7 @@ describe('exporter configuration', () => {
   it('refuses to send credentials over plain http to a host other than loopback', () => {
     const creds = { env: {}, apiKey: API_KEY, accountId: 'a' };
     expect(() => resolveExporterConfig({ ...creds, baseUrl: 'http://sgp.example.com' })).toThrow(
-      'Refusing to send the SGP API key over plain http to sgp.example.com: use an https:// base URL, or set allowInsecureHttp: true',
+      'Invalid option baseUrl: Refusing to send the SGP API key over plain http to sgp.example.com: use an https:// base URL, or set allowInsecureHttp: true',
     );
     expect(resolveExporterConfig({ ...creds, baseUrl: 'http://sgp.example.com', allowInsecureHttp: true }).endpoint.host).toBe('sgp.example.com');
     for (const loopback of ['http://127.0.0.1:5003/public', 'http://localhost:8080', 'http://[::1]:9000']) {
