@@ -381,10 +381,14 @@ export class SGPSpanProcessor implements SpanProcessor {
       this.state = 'shut_down';
       this.stopTimer();
       this.cancelRescan?.();
+      // File-system work on the spool (a replay's read, a spill's write, closing) is bounded too: a
+      // hung mount must not hold shutdown past its deadline.
+      const spoolBound = Math.max(deadline, this.clock.now() + 1000);
       if (this.inFlight.size > 0) {
         this.spool?.abort();
         await this.sink!.abort();
-        await Promise.all([...this.inFlight.values()].map((flight) => flight.done));
+        const flights = Promise.all([...this.inFlight.values()].map((flight) => flight.done));
+        await (this.spool ? this.withinDeadline(flights.then(noop), spoolBound) : flights);
       }
       const first = this.taken;
       const left = this.queue.take(this.queue.size);
@@ -394,8 +398,8 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (this.spool?.writable && rest.length > 0) this.spill(rest, first);
       else this.discard(rest);
       // Spans the spool could not take after all are counted under `shutdown` as they come back.
-      await this.spillChain;
-      await this.spool?.close();
+      await this.withinDeadline(this.spillChain, spoolBound);
+      if (this.spool) await this.withinDeadline(this.spool.close(), spoolBound);
       try {
         await this.withinDeadline(this.sink!.shutdown(), Math.max(deadline, this.clock.now() + 1000));
       } catch (error) {

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -8,7 +9,7 @@ import { hrTimeToIso } from '../../src/mapping/span-to-item.js';
 import type { SGPStats } from '../../src/pipeline/stats.js';
 import { makeRig } from '../faults/rig.js';
 import type { Rig } from '../faults/rig.js';
-import { driveUntil, eventually, quiet } from '../helpers.js';
+import { driveUntil, eventually, nextTurn, quiet } from '../helpers.js';
 import { closeRig } from './drive.js';
 
 // The processor with a spool, on virtual time, against the real test server and real files.
@@ -316,6 +317,33 @@ describe('spoolDir', () => {
     rig.server.rejectItems((item) => item.name.startsWith('poison'), 422, 'poison span');
     await driveUntil(rig.clock, () => rig!.processor.getStats().spool!.dropped.total === 1 && rig!.processor.getStats().replayed === 3);
     expect(rig.diag.at('warn').filter((w) => w.includes('spool rejected'))).toEqual([expect.stringContaining(`"poison-3" (${poison})`)]);
+  });
+
+  it('shutdown keeps to its bound when the file system under the spool stops answering (a replay read that never returns)', async () => {
+    // A FIFO named as a sealed segment: reading it blocks until something opens it for writing,
+    // as a call on a hung mount would.
+    execFileSync('mkfifo', [join(dir, `${String(Date.now()).padStart(15, '0')}-0badf1f0.seg`)]);
+    rig = await makeRig({ spoolDir: dir, exportTimeoutMillis: 5000 });
+    await eventually(() => readdirSync(dir).some((name) => name.endsWith('.claimed')));
+    const claimed = join(dir, readdirSync(dir).find((name) => name.endsWith('.claimed'))!);
+    try {
+      const started = rig.clock.now();
+      let settled = false;
+      void rig.processor.shutdown().finally(() => (settled = true));
+      // Not driveUntil: it lets time move only once no file system call is under way, and this one never ends.
+      for (let step = 0; step < 200 && !settled; step += 1) {
+        for (let turn = 0; turn < 5; turn += 1) await nextTurn();
+        const due = rig.clock.nextDue();
+        if (due !== undefined) rig.clock.advance(Math.max(0, due - rig.clock.now()));
+      }
+      expect(settled).toBe(true);
+      expect(rig.clock.now() - started).toBeLessThanOrEqual(5000 + 1000);
+    } finally {
+      // Lets the blocked read end (at end of file).
+      closeSync(openSync(claimed, 'w'));
+    }
+    await rig.close();
+    rig = undefined;
   });
 
   it('a custom exporter cannot spool: spoolDir is a configuration error', async () => {
