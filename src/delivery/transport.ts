@@ -224,7 +224,15 @@ function secretPattern(secrets: readonly string[]): RegExp | undefined {
 /** The longest text one character of a secret can be re-encoded as (four UTF-8 bytes percent-encoded). */
 const LONGEST_ENCODED_CHARACTER = 12;
 
-const HTML_NAMED: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+/** HTML's named references for the characters a key may hold (HTML5 names most punctuation). */
+const HTML_NAMED: Readonly<Record<string, readonly string[]>> = {
+  '&': ['&amp;'], '<': ['&lt;'], '>': ['&gt;'], '"': ['&quot;'], "'": ['&apos;'], '+': ['&plus;'], '/': ['&sol;'], '=': ['&equals;'],
+  '\\': ['&bsol;'], '%': ['&percnt;'], ':': ['&colon;'], '.': ['&period;'], ',': ['&comma;'], '-': ['&hyphen;', '&dash;'],
+  '_': ['&lowbar;', '&UnderBar;'], '?': ['&quest;'], '!': ['&excl;'], '#': ['&num;'], '$': ['&dollar;'], '@': ['&commat;'],
+  '*': ['&ast;', '&midast;'], '(': ['&lpar;'], ')': ['&rpar;'], '[': ['&lsqb;', '&lbrack;'], ']': ['&rsqb;', '&rbrack;'],
+  '{': ['&lcub;', '&lbrace;'], '}': ['&rcub;', '&rbrace;'], '|': ['&verbar;', '&vert;', '&VerticalLine;'], '~': ['&tilde;'],
+  '^': ['&Hat;'], '`': ['&grave;', '&DiacriticalGrave;'], ';': ['&semi;'], ' ': ['&nbsp;', '\\+'],
+};
 /** Regular-expression sources for the JSON escapes of a quote, a backslash and a slash. */
 const JSON_SHORT: Readonly<Record<string, string>> = { '"': '\\\\"', '\\': '\\\\\\\\', '/': '\\\\/' };
 
@@ -241,7 +249,7 @@ function characterPattern(character: string): string {
   }
   forms.add(`&#0*${code};`);
   forms.add(`&#x0*${hex(code, 1)};`);
-  if (HTML_NAMED[character]) forms.add(HTML_NAMED[character]);
+  for (const form of HTML_NAMED[character] ?? []) forms.add(form);
   if (JSON_SHORT[character]) forms.add(JSON_SHORT[character]);
   return `(?:${[...forms].join('|')})`;
 }
