@@ -58,6 +58,10 @@ interface Sending {
 interface Spill {
   first: number;
   entries: number;
+  /** Entries not booked yet (the spool has not answered for them). */
+  unbooked: QueueEntry[];
+  /** Given up by shutdown: its entries were counted as dropped, and are not booked again. */
+  abandoned: boolean;
 }
 
 /** The spool directory is listed again this often, for segments other processes left to replay. */
@@ -399,6 +403,7 @@ export class SGPSpanProcessor implements SpanProcessor {
       else this.discard(rest);
       // Spans the spool could not take after all are counted under `shutdown` as they come back.
       await this.withinDeadline(this.spillChain, spoolBound);
+      this.abandonSpills();
       if (this.spool) await this.withinDeadline(this.spool.close(), spoolBound);
       try {
         await this.withinDeadline(this.sink!.shutdown(), Math.max(deadline, this.clock.now() + 1000));
@@ -410,6 +415,19 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (failure !== undefined) throw failure;
     } finally {
       release();
+    }
+  }
+
+  /**
+   * Spills the spool has not answered for by shutdown's deadline (a file system that hangs): their
+   * entries are counted as dropped (shutdown), never left as queued, and not booked again should
+   * the write end after all.
+   */
+  private abandonSpills(): void {
+    for (const [id, spill] of this.spills) {
+      spill.abandoned = true;
+      this.spills.delete(id);
+      this.discard(spill.unbooked);
     }
   }
 
@@ -586,9 +604,10 @@ export class SGPSpanProcessor implements SpanProcessor {
   private spill(entries: QueueEntry[], first: number): void {
     const id = this.nextSpillId;
     this.nextSpillId += 1;
-    this.spills.set(id, { first, entries: entries.length });
+    const spill: Spill = { first, entries: entries.length, unbooked: entries, abandoned: false };
+    this.spills.set(id, spill);
     this.spillChain = this.spillChain
-      .then(() => this.writeToSpool(entries, first))
+      .then(() => this.writeToSpool(spill))
       .catch(reportInternalError)
       .then(() => {
         this.spills.delete(id);
@@ -598,7 +617,9 @@ export class SGPSpanProcessor implements SpanProcessor {
   }
 
   /** Books each entry once the spool took it (or not: then it is held in memory, or at shutdown dropped). */
-  private async writeToSpool(entries: QueueEntry[], first: number): Promise<void> {
+  private async writeToSpool(spill: Spill): Promise<void> {
+    if (spill.abandoned) return;
+    const { unbooked: entries, first } = spill;
     const items: SpoolItem[] = [];
     const spooling: QueueEntry[] = [];
     for (const entry of entries) {
@@ -614,8 +635,12 @@ export class SGPSpanProcessor implements SpanProcessor {
       if (entry.superseded) this.stats.inProgress.superseded += 1;
       else this.stats.inProgress.dropped += 1;
     }
+    spill.unbooked = spooling;
     if (items.length === 0) return;
     const outcomes = await this.spool!.write(items);
+    // Given up by shutdown meanwhile: already counted (as dropped, though the spool may have them after all).
+    if (spill.abandoned) return;
+    spill.unbooked = [];
     const kept: QueueEntry[] = [];
     let spooled = 0;
     let unmappable = 0;
@@ -657,13 +682,14 @@ export class SGPSpanProcessor implements SpanProcessor {
         this.inFlight.delete(id);
         this.replaying = false;
         this.flushes.settle(this.lowestPending());
+        this.stats.flushLog();
         this.pump();
       });
   }
 
   private async replayOnce(): Promise<void> {
     const items = Math.min(REPLAY_MAX_ITEMS, REPLAY_BATCHES * this.config.maxExportBatchSize);
-    const result = await this.spool!.replayNext(items, this.clock.now() + this.config.exportTimeoutMillis);
+    const result = await this.spool!.replayNext(items, this.clock.now() + this.config.exportTimeoutMillis, this.config.maxExportBatchSize);
     if (result === undefined) {
       this.spoolBacklog = false;
       // Nothing on disk could be sent (none left, or none this process can claim or read): during
@@ -854,6 +880,10 @@ function entryBack(record: ExportRecord | undefined, bytes: Buffer | undefined):
   return record?.span;
 }
 
+/** Whether SGP answered the export (took or refused something, or answered with an error of its own): SGP is reachable. */
 function answered(report: ExportReport): boolean {
-  return report.outcomes.some((outcome) => outcome === 'exported' || outcome === 'rejected');
+  return (
+    report.outcomes.some((outcome) => outcome === 'exported' || outcome === 'rejected') ||
+    (report.error instanceof SGPExportError && report.error.kind === 'http' && report.outcomes.includes('exportFailed'))
+  );
 }

@@ -118,12 +118,12 @@ export class SpanSpool {
    * Sends up to `maxItems` spooled items, oldest first. Undefined when nothing is spooled. Items
    * that could not be sent stay spooled for the next call (or the next process). Never rejects.
    */
-  async replayNext(maxItems: number, deadline: number): Promise<ReplayResult | undefined> {
+  async replayNext(maxItems: number, deadline: number, batchSize?: number): Promise<ReplayResult | undefined> {
     this.claim ??= await this.directory.claimNext();
     const claim = this.claim;
     if (claim === undefined) return undefined;
     const items = claim.records.slice(claim.next, claim.next + maxItems);
-    const report = await this.sender.send(items, deadline);
+    const report = await this.sender.send(items, deadline, batchSize);
     const aborted = report.outcomes.includes('shutdown');
     const result: ReplayResult = { exported: 0, dropped: 0, retryLater: false, aborted, requests: report.requests, retries: report.retries, error: report.error };
     if (aborted || report.outcomes.includes('keep')) {
@@ -131,13 +131,13 @@ export class SpanSpool {
       result.retryLater = true;
       return result;
     }
-    for (const outcome of report.outcomes) {
+    report.outcomes.forEach((outcome, i) => {
       if (outcome === 'exported') result.exported += 1;
       else if (outcome === 'rejected' || outcome === 'exportFailed') {
         result.dropped += 1;
-        this.lose(outcome, 1, report.error?.message ?? 'unknown error');
+        this.lose(outcome, 1, (report.errors[i] ?? report.error)?.message ?? 'unknown error');
       }
-    }
+    });
     this.replayed += result.exported;
     claim.next += items.length;
     if (claim.next >= claim.records.length) {

@@ -24,7 +24,10 @@ export interface ReplayReport {
   outcomes: ReplayOutcome[];
   requests: number;
   retries: number;
+  /** The last failure. */
   error: SGPExportError | undefined;
+  /** By item, the failure behind its outcome, so each drop is reported with its own reason. */
+  errors: (SGPExportError | undefined)[];
 }
 
 /** A spooled item's bytes and its place in the replay call. */
@@ -56,13 +59,17 @@ export class ReplaySender {
     this.transport = new RetryingTransport(transport, { policy: config.retry, requestTimeoutMillis: config.timeoutMillis, clock: config.clock, log });
   }
 
-  /** Sends `items` (each an item's JSON) by `deadline` and says what became of each. Never rejects. */
-  async send(items: readonly Buffer[], deadline: number): Promise<ReplayReport> {
-    const report: ReplayReport = { outcomes: new Array<ReplayOutcome>(items.length).fill('keep'), requests: 0, retries: 0, error: undefined };
-    const budget = { left: splitBudget(items.length) };
+  /**
+   * Sends `items` (each an item's JSON) by `deadline` and says what became of each. Never rejects.
+   * A request SGP refuses for its content is sent again as batches of `batchSize`, each isolating
+   * its bad items within its own split budget, as the same spans sent live would have been: a
+   * replay loses no more batch-mates than a live export.
+   */
+  async send(items: readonly Buffer[], deadline: number, batchSize = items.length): Promise<ReplayReport> {
+    const report: ReplayReport = { outcomes: new Array<ReplayOutcome>(items.length).fill('keep'), requests: 0, retries: 0, error: undefined, errors: [] };
     const records = items.map((body, index) => ({ index, body }));
     try {
-      for (const chunk of requestChunks(records, this.config.maxBatchBytes)) await this.sendPart(chunk, deadline, report, budget);
+      for (const chunk of requestChunks(records, this.config.maxBatchBytes)) await this.sendGroup(chunk, Math.max(1, batchSize), deadline, report);
     } catch (error) {
       // Nothing above should throw; if it does, the items stay spooled.
       report.error = error as SGPExportError;
@@ -78,25 +85,52 @@ export class ReplaySender {
     return this.transport.close();
   }
 
-  private async sendPart(part: SpooledRecord[], deadline: number, report: ReplayReport, budget: { left: number }): Promise<void> {
+  /** Sends `group` in one request; if SGP refuses its content, each batch of `batchSize` on its own. */
+  private async sendGroup(group: SpooledRecord[], batchSize: number, deadline: number, report: ReplayReport): Promise<void> {
+    if (group.length <= batchSize) return this.sendPart(group, deadline, report, { left: splitBudget(group.length) });
+    const error = await this.attempt(group, deadline, report);
+    if (error === undefined || classifyFailure(error).then !== 'split') return this.settle(group, error, report);
+    for (let at = 0; at < group.length; at += batchSize) {
+      const batch = group.slice(at, at + batchSize);
+      await this.sendPart(batch, deadline, report, { left: splitBudget(batch.length) });
+    }
+  }
+
+  /** Sends `part` in one request (with retries); undefined once SGP took it. */
+  private async attempt(part: SpooledRecord[], deadline: number, report: ReplayReport): Promise<SGPExportError | undefined> {
     const attempted = await this.transport.send(requestBody(part), deadline);
     report.requests += attempted.attempts;
     report.retries += Math.max(0, attempted.attempts - 1);
-    const error = attempted.error;
+    return attempted.error;
+  }
+
+  /** Books `part` as delivered (no error) or by what `error` means for it. */
+  private settle(part: SpooledRecord[], error: SGPExportError | undefined, report: ReplayReport): void {
     if (error === undefined) {
       for (const { index } of part) report.outcomes[index] = 'exported';
       return;
     }
     report.error = error;
     const action = classifyFailure(error).then;
-    if (action === 'split' && part.length > 1 && budget.left >= 2) {
+    const outcome: ReplayOutcome =
+      action === 'split' ? 'rejected' : action === 'fail' ? 'exportFailed' : action === 'abandon' ? 'shutdown' : 'keep';
+    for (const { index } of part) {
+      report.outcomes[index] = outcome;
+      report.errors[index] = error;
+    }
+  }
+
+  private async sendPart(part: SpooledRecord[], deadline: number, report: ReplayReport, budget: { left: number }): Promise<void> {
+    const error = await this.attempt(part, deadline, report);
+    if (error === undefined || classifyFailure(error).then !== 'split') return this.settle(part, error, report);
+    if (part.length > 1 && budget.left >= 2) {
       budget.left -= 2;
       const middle = Math.ceil(part.length / 2);
       await this.sendPart(part.slice(0, middle), deadline, report, budget);
       await this.sendPart(part.slice(middle), deadline, report, budget);
       return;
     }
-    if (action === 'split' && part.length === 1) {
+    if (part.length === 1) {
       const single = part[0]!;
       const item = parsed(single.body);
       const smaller = error.status === 413 && !single.shrunk && item ? shrunkBody(item) : undefined;
@@ -104,11 +138,9 @@ export class ReplaySender {
         await this.sendPart([{ index: single.index, body: smaller, shrunk: true }], deadline, report, budget);
         return;
       }
-      if (item) report.error = error.withMessage(`SGP rejected span "${item.name}" (${item.id}): ${error.message}`);
+      if (item) return this.settle(part, error.withMessage(`SGP rejected span "${item.name}" (${item.id}): ${error.message}`), report);
     }
-    const outcome: ReplayOutcome =
-      action === 'split' ? 'rejected' : action === 'fail' ? 'exportFailed' : action === 'abandon' ? 'shutdown' : 'keep';
-    for (const { index } of part) report.outcomes[index] = outcome;
+    this.settle(part, error, report);
   }
 }
 

@@ -280,6 +280,19 @@ describe('fault injection', () => {
     rig.check();
   });
 
+  it.each([500, 307])('the outage ends when SGP answers again, even with an error of its own (HTTP %i) that drops the held spans', async (status) => {
+    rig = await makeRig({ maxAttempts: 1 });
+    await rig.down();
+    rig.end(10);
+    await rig.driveUntil(() => rig!.processor.getStats().outage);
+    await rig.up();
+    rig.server.failNext(1, status);
+    await rig.settle();
+    expect(rig.processor.getStats()).toMatchObject({ queued: 0, exported: 0, dropped: { exportFailed: 10 }, outage: false });
+    expect(rig.diag.at('info').filter((line) => line.includes('reachable again'))).toHaveLength(1);
+    rig.check();
+  });
+
   it('a server that echoes the API key and account id: neither reaches errors, stats or logs', async () => {
     rig = await makeRig();
     const echo = JSON.stringify({ detail: `key ${API_KEY} has no access to ${ACCOUNT_ID}` });

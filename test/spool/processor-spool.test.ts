@@ -346,6 +346,57 @@ describe('spoolDir', () => {
     rig = undefined;
   });
 
+  it('replay isolates bad items as the same spans sent live would: every good batch-mate arrives, each bad one is named', async () => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
+    await quiet(rig.clock);
+    await rig.down();
+    // 200 spans, every 17th of them bad: 12 bad ones spread over the four batches of 50.
+    for (let i = 0; i < 200; i += 1) rig.end(1, i % 17 === 5 ? 'bad' : 'good');
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spooled === 200);
+    await rig.up();
+    rig.server.rejectItems((item) => item.name.startsWith('bad'), 422, 'bad span');
+    await driveUntil(rig.clock, () => rig!.processor.getStats().replayed + rig!.processor.getStats().spool!.dropped.total === 200);
+    expect(rig.processor.getStats().spool!.dropped).toMatchObject({ total: 12, rejected: 12 });
+    expect(rig.server.items).toHaveLength(188);
+    expect(rig.server.items.every((item) => item.name.startsWith('good'))).toBe(true);
+    // Reported at once for the first, the rest with their count once the interval has passed, each naming a span of its own.
+    const counted = () =>
+      rig!.diag.at('warn').reduce((sum, w) => sum + Number(/dropped (\d+) spans? \(spool rejected\)/.exec(w)?.[1] ?? 0), 0);
+    rig.clock.advance(5000);
+    await driveUntil(rig.clock, () => counted() === 12);
+    const warnings = rig.diag.at('warn').filter((w) => w.includes('spool rejected'));
+    expect(warnings[0]).toMatch(/dropped 1 span \(spool rejected\): SGP rejected span "bad-5"/);
+    for (const warning of warnings) expect(warning).toMatch(/SGP rejected span "bad-\d+" \(\w+\): SGP answered HTTP 422/);
+  });
+
+  it('shutdown counts the spans a hung spool never took as dropped (shutdown), never leaving them queued', async () => {
+    execFileSync('mkfifo', [join(dir, `${String(Date.now()).padStart(15, '0')}-0badf1f1.seg`)]);
+    rig = await makeRig({ spoolDir: dir, exportTimeoutMillis: 2000, maxAttempts: 1 });
+    await eventually(() => readdirSync(dir).some((name) => name.endsWith('.claimed')));
+    const claimed = join(dir, readdirSync(dir).find((name) => name.endsWith('.claimed'))!);
+    try {
+      rig.server.setResponseDelay(600_000);
+      rig.end(20);
+      let settled = false;
+      void rig.processor.shutdown().catch(() => undefined).finally(() => (settled = true));
+      for (let step = 0; step < 200 && !settled; step += 1) {
+        for (let turn = 0; turn < 5; turn += 1) await nextTurn();
+        const due = rig.clock.nextDue();
+        if (due !== undefined) rig.clock.advance(Math.max(0, due - rig.clock.now()));
+      }
+      expect(settled).toBe(true);
+      const stats = rig.processor.getStats();
+      expect(stats).toMatchObject({ received: 20, queued: 0, exported: 0 });
+      balanced(stats);
+      expect(stats.dropped.shutdown + stats.spooled).toBe(20);
+    } finally {
+      rig.server.setResponseDelay(0);
+      closeSync(openSync(claimed, 'w'));
+    }
+    await rig.close();
+    rig = undefined;
+  });
+
   it('a custom exporter cannot spool: spoolDir is a configuration error', async () => {
     const { SGPSpanProcessor } = await import('../../src/pipeline/processor.js');
     const { InMemorySpanExporter } = await import('@opentelemetry/sdk-trace-base');
