@@ -141,6 +141,7 @@ describe('SGPTransport against a misbehaving server', () => {
     ['with escape()', (key: string) => `invalid key ${escape(key)}`],
     ['HTML-escaped', (key: string) => `<p>invalid key ${key.replaceAll('/', '&#x2F;').replaceAll('+', '&#43;').replaceAll('=', '&#61;')}</p>`],
     ['lowercased', (key: string) => `invalid key ${key.toLowerCase()}`],
+    ['HTML-escaped as numeric references without their semicolons', (key: string) => `invalid key ${[...key].map((c) => `&#${c.charCodeAt(0)}`).join('')}`],
     ["HTML-escaped with HTML5's named references", (key: string) => `invalid key ${key.replaceAll('/', '&sol;').replaceAll('+', '&plus;').replaceAll('=', '&equals;')}`],
     ['across the 64 KiB read limit, after whitespace', (key: string) => `${' '.repeat(MAX_ERROR_BODY_BYTES - 16)}${key}`],
   ])('never quotes a key the server echoes %s', async (_case, echo) => {

@@ -226,7 +226,7 @@ const LONGEST_ENCODED_CHARACTER = 12;
 
 /** HTML's named references for the characters a key may hold (HTML5 names most punctuation). */
 const HTML_NAMED: Readonly<Record<string, readonly string[]>> = {
-  '&': ['&amp;'], '<': ['&lt;'], '>': ['&gt;'], '"': ['&quot;'], "'": ['&apos;'], '+': ['&plus;'], '/': ['&sol;'], '=': ['&equals;'],
+  '&': ['&amp;?'], '<': ['&lt;?'], '>': ['&gt;?'], '"': ['&quot;?'], "'": ['&apos;'], '+': ['&plus;'], '/': ['&sol;'], '=': ['&equals;'],
   '\\': ['&bsol;'], '%': ['&percnt;'], ':': ['&colon;'], '.': ['&period;'], ',': ['&comma;'], '-': ['&hyphen;', '&dash;'],
   '_': ['&lowbar;', '&UnderBar;'], '?': ['&quest;'], '!': ['&excl;'], '#': ['&num;'], '$': ['&dollar;'], '@': ['&commat;'],
   '*': ['&ast;', '&midast;'], '(': ['&lpar;'], ')': ['&rpar;'], '[': ['&lsqb;', '&lbrack;'], ']': ['&rsqb;', '&rbrack;'],
@@ -247,8 +247,9 @@ function characterPattern(character: string): string {
   } else {
     forms.add(Array.from({ length: 2 }, (_, i) => `\\\\u${hex(character.charCodeAt(i), 4)}`).join(''));
   }
-  forms.add(`&#0*${code};`);
-  forms.add(`&#x0*${hex(code, 1)};`);
+  // HTML decodes a numeric reference, and the oldest named ones, without their semicolon too.
+  forms.add(`&#0*${code};?`);
+  forms.add(`&#x0*${hex(code, 1)};?`);
   for (const form of HTML_NAMED[character] ?? []) forms.add(form);
   if (JSON_SHORT[character]) forms.add(JSON_SHORT[character]);
   return `(?:${[...forms].join('|')})`;
