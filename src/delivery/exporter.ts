@@ -12,6 +12,7 @@ import { classifyFailure } from './classify.js';
 import { EncodeTurns } from './encode-turns.js';
 import type { EncodedRecord, ExportRecord, RequestChunk } from './encode.js';
 import { encodeRequests, itemOf, requestBody, shrunkBody } from './encode.js';
+import { isolateRefused } from './isolate.js';
 import { RetryingTransport } from './retrying-transport.js';
 import { SGPTransport } from './transport.js';
 
@@ -216,44 +217,17 @@ export class SGPSpanExporter implements SpanExporter {
   }
 
   /**
-   * Sends one request's worth of records. When SGP refuses it for its content, halves it level by
-   * level to find the items at fault, within `budget` requests; probing stops early when every part
-   * of a level (four or more) is refused for the very same reason, as a server that refuses
-   * everything would.
+   * Sends one request's worth of records. When SGP refuses it for its content, finds the items at
+   * fault within `budget` requests (isolate.ts).
    */
   private async deliverChunkOnce(chunk: RequestChunk, deadline: number, report: ExportReport, budget: { left: number }): Promise<void> {
     const first = await this.sendOnce(chunk.records, deadline, report, chunk.body);
     if (first === undefined) return;
-    let refused: { records: EncodedRecord[]; error: SGPExportError }[] = [{ records: chunk.records, error: first }];
-    while (refused.length > 0) {
-      const next: typeof refused = [];
-      let sent = 0;
-      for (const part of refused) {
-        if (part.records.length === 1) {
-          await this.settleSingle(part.records[0]!, part.error, deadline, report);
-          continue;
-        }
-        if (budget.left < 2) {
-          this.settle(part.records, 'reject', withNote(part.error, 'gave up isolating the items at fault'), report);
-          continue;
-        }
-        const middle = Math.ceil(part.records.length / 2);
-        for (const half of [part.records.slice(0, middle), part.records.slice(middle)]) {
-          budget.left -= 1;
-          sent += 1;
-          const error = await this.sendOnce(half, deadline, report);
-          if (error !== undefined) next.push({ records: half, error });
-        }
-      }
-      // Not for a 413, which smaller parts can cure, nor for single items, past halving: each gets
-      // its own last chance (a 413 its retry with strings cut short).
-      const alike = next.length >= 4 && next.length === sent && next.every((part) => part.error.message === next[0]!.error.message);
-      if (alike && next[0]!.error.status !== 413 && !next.every((part) => part.records.length === 1)) {
-        for (const part of next) this.settle(part.records, 'reject', withNote(part.error, 'every part of the batch was refused alike'), report);
-        return;
-      }
-      refused = next;
-    }
+    await isolateRefused(chunk.records, first, budget, {
+      send: (part) => this.sendOnce(part, deadline, report),
+      single: (record, error) => this.settleSingle(record, error, deadline, report),
+      giveUp: (part, error) => this.settle(part, 'reject', error, report),
+    });
   }
 
   /**
@@ -294,10 +268,6 @@ export class SGPSpanExporter implements SpanExporter {
     report.error = error;
     report.errors![outcome] = error;
   }
-}
-
-function withNote(error: SGPExportError, note: string): SGPExportError {
-  return error.withMessage(`${error.message} (${note})`);
 }
 
 export function isSGPSpanExporter(exporter: unknown): exporter is SGPSpanExporter {

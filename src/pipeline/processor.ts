@@ -702,7 +702,8 @@ export class SGPSpanProcessor implements SpanProcessor {
     if (result.aborted) return;
     if (result.error) this.stats.recordError(result.error);
     if (result.retryLater) this.outageRound(result.error?.message ?? 'unknown error');
-    else if (this.outageRounds > 0 && result.exported > 0 && this.held.length === 0 && this.heldInFlight === 0) this.outageOver();
+    // SGP answered (took items, or refused or failed them with an answer of its own).
+    else if (this.outageRounds > 0 && result.exported + result.dropped > 0 && this.held.length === 0 && this.heldInFlight === 0) this.outageOver();
   }
 
   /** Another round failed for an outage: pause before the next, longer each time. */

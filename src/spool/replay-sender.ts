@@ -4,14 +4,15 @@
  * (within the exporter's split budget); only those are dropped. A request SGP refuses for itself
  * (credentials, path) keeps the items: they stay spooled until it is fixed.
  *
- * It shares the exporter's transport, failure table, request chunking, split budget and 413 rule:
- * a single item refused as too large is sent once more with its strings cut short (read back from
- * its bytes, as the exporter does).
+ * It shares the exporter's transport, failure table, request chunking, split budget, way of
+ * isolating the items at fault (isolate.ts) and 413 rule: a single item refused as too large is
+ * sent once more with its strings cut short (read back from its bytes, as the exporter does).
  */
 import type { ExporterConfig } from '../config.js';
 import { classifyFailure } from '../delivery/classify.js';
 import { itemOf, requestBody, requestChunks, shrunkBody } from '../delivery/encode.js';
 import { splitBudget } from '../delivery/exporter.js';
+import { isolateRefused } from '../delivery/isolate.js';
 import { RetryingTransport } from '../delivery/retrying-transport.js';
 import { SGPTransport } from '../delivery/transport.js';
 import type { SGPExportError } from '../errors.js';
@@ -87,21 +88,43 @@ export class ReplaySender {
 
   /** Sends `group` in one request; if SGP refuses its content, each batch of `batchSize` on its own. */
   private async sendGroup(group: SpooledRecord[], batchSize: number, deadline: number, report: ReplayReport): Promise<void> {
-    if (group.length <= batchSize) return this.sendPart(group, deadline, report, { left: splitBudget(group.length) });
-    const error = await this.attempt(group, deadline, report);
-    if (error === undefined || classifyFailure(error).then !== 'split') return this.settle(group, error, report);
+    const error = await this.sendOnce(group, deadline, report);
+    if (error === undefined) return;
+    if (group.length <= batchSize) return this.isolate(group, error, deadline, report);
     for (let at = 0; at < group.length; at += batchSize) {
       const batch = group.slice(at, at + batchSize);
-      await this.sendPart(batch, deadline, report, { left: splitBudget(batch.length) });
+      const refusal = await this.sendOnce(batch, deadline, report);
+      if (refusal !== undefined) await this.isolate(batch, refusal, deadline, report);
     }
   }
 
-  /** Sends `part` in one request (with retries); undefined once SGP took it. */
-  private async attempt(part: SpooledRecord[], deadline: number, report: ReplayReport): Promise<SGPExportError | undefined> {
+  /** The items at fault in `batch`, found as the exporter finds them, within the split budget of a live export of it. */
+  private isolate(batch: SpooledRecord[], error: SGPExportError, deadline: number, report: ReplayReport): Promise<void> {
+    return isolateRefused(batch, error, { left: splitBudget(batch.length) }, {
+      send: (part) => this.sendOnce(part, deadline, report),
+      single: (record, refusal) => this.settleSingle(record, refusal, deadline, report),
+      giveUp: (part, refusal) => this.settle(part, refusal, report),
+    });
+  }
+
+  /** Sends `part` in one request (with retries). Returns the error when SGP refused its content; settles the part otherwise. */
+  private async sendOnce(part: SpooledRecord[], deadline: number, report: ReplayReport): Promise<SGPExportError | undefined> {
     const attempted = await this.transport.send(requestBody(part), deadline);
     report.requests += attempted.attempts;
     report.retries += Math.max(0, attempted.attempts - 1);
-    return attempted.error;
+    const error = attempted.error;
+    if (error !== undefined && classifyFailure(error).then === 'split') return error;
+    this.settle(part, error, report);
+    return undefined;
+  }
+
+  /** A single item SGP refused: a 413 is sent once more with its strings cut short; otherwise it is dropped, named. */
+  private async settleSingle(record: SpooledRecord, error: SGPExportError, deadline: number, report: ReplayReport): Promise<void> {
+    const item = parsed(record.body);
+    const smaller = error.status === 413 && !record.shrunk && item ? shrunkBody(item) : undefined;
+    const final = smaller ? await this.sendOnce([{ index: record.index, body: smaller, shrunk: true }], deadline, report) : error;
+    if (final === undefined) return;
+    this.settle([record], item ? final.withMessage(`SGP rejected span "${item.name}" (${item.id}): ${final.message}`) : final, report);
   }
 
   /** Books `part` as delivered (no error) or by what `error` means for it. */
@@ -118,29 +141,6 @@ export class ReplaySender {
       report.outcomes[index] = outcome;
       report.errors[index] = error;
     }
-  }
-
-  private async sendPart(part: SpooledRecord[], deadline: number, report: ReplayReport, budget: { left: number }): Promise<void> {
-    const error = await this.attempt(part, deadline, report);
-    if (error === undefined || classifyFailure(error).then !== 'split') return this.settle(part, error, report);
-    if (part.length > 1 && budget.left >= 2) {
-      budget.left -= 2;
-      const middle = Math.ceil(part.length / 2);
-      await this.sendPart(part.slice(0, middle), deadline, report, budget);
-      await this.sendPart(part.slice(middle), deadline, report, budget);
-      return;
-    }
-    if (part.length === 1) {
-      const single = part[0]!;
-      const item = parsed(single.body);
-      const smaller = error.status === 413 && !single.shrunk && item ? shrunkBody(item) : undefined;
-      if (smaller) {
-        await this.sendPart([{ index: single.index, body: smaller, shrunk: true }], deadline, report, budget);
-        return;
-      }
-      if (item) return this.settle(part, error.withMessage(`SGP rejected span "${item.name}" (${item.id}): ${error.message}`), report);
-    }
-    this.settle(part, error, report);
   }
 }
 

@@ -369,6 +369,43 @@ describe('spoolDir', () => {
     for (const warning of warnings) expect(warning).toMatch(/SGP rejected span "bad-\d+" \(\w+\): SGP answered HTTP 422/);
   });
 
+  it('replay loses no more batch-mates than live sending when the split budget runs out (halving level by level, as live)', async () => {
+    const options = { maxAttempts: 1, maxExportBatchSize: 500 };
+    const names = Array.from({ length: 500 }, (_, i) => (i % 50 === 7 ? 'bad' : 'good'));
+    // Live: the same 500 spans, the same server rule.
+    const live = await makeRig(options);
+    live.server.rejectItems((item) => item.name.startsWith('bad'), 422, 'bad span');
+    for (const name of names) live.end(1, name);
+    await live.settle();
+    const liveDelivered = live.server.items.length;
+    await closeRig(live);
+    // Spooled during an outage, replayed once SGP is back.
+    rig = await makeRig({ ...options, spoolDir: dir });
+    await quiet(rig.clock);
+    await rig.down();
+    for (const name of names) rig.end(1, name);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spooled === 500);
+    await rig.up();
+    rig.server.rejectItems((item) => item.name.startsWith('bad'), 422, 'bad span');
+    await driveUntil(rig.clock, () => rig!.processor.getStats().replayed + rig!.processor.getStats().spool!.dropped.total === 500);
+    expect(liveDelivered).toBeGreaterThan(0);
+    expect(rig.server.items.length).toBeGreaterThanOrEqual(liveDelivered);
+    expect(rig.processor.getStats().outage).toBe(false);
+  });
+
+  it('the outage ends when SGP answers a replay, even with an error that drops every item, and no live span follows', async () => {
+    rig = await makeRig({ spoolDir: dir, maxAttempts: 1 });
+    await quiet(rig.clock);
+    await rig.down();
+    rig.end(5);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spooled === 5);
+    await rig.up();
+    rig.server.failNext(1e6, 500);
+    await driveUntil(rig.clock, () => rig!.processor.getStats().spool!.dropped.total === 5);
+    await quiet(rig.clock);
+    expect(rig.processor.getStats()).toMatchObject({ outage: false, spool: { dropped: { exportFailed: 5 } } });
+  });
+
   it('shutdown counts the spans a hung spool never took as dropped (shutdown), never leaving them queued', async () => {
     execFileSync('mkfifo', [join(dir, `${String(Date.now()).padStart(15, '0')}-0badf1f1.seg`)]);
     rig = await makeRig({ spoolDir: dir, exportTimeoutMillis: 2000, maxAttempts: 1 });
