@@ -51,7 +51,7 @@ const OUTCOME_OF: Record<FinalAction, RecordOutcome> = {
  * handful of culprits by halving, never the 2n - 1 of a server that refuses everything.
  */
 export function splitBudget(items: number): number {
-  return 4 * Math.ceil(Math.log2(Math.max(2, items))) + 8;
+  return 5 * Math.ceil(Math.log2(Math.max(2, items))) + 8;
 }
 
 /** Marks our own exporter across module copies (an app may load both the ESM and the CJS build). */
@@ -227,6 +227,8 @@ export class SGPSpanExporter implements SpanExporter {
       send: (part) => this.sendOnce(part, deadline, report),
       single: (record, error) => this.settleSingle(record, error, deadline, report),
       giveUp: (part, error) => this.settle(part, 'reject', error, report),
+      size: (record) => record.body.length,
+      random: () => this.config.clock.random(),
     });
   }
 

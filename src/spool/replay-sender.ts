@@ -104,6 +104,8 @@ export class ReplaySender {
       send: (part) => this.sendOnce(part, deadline, report),
       single: (record, refusal) => this.settleSingle(record, refusal, deadline, report),
       giveUp: (part, refusal) => this.settle(part, refusal, report),
+      size: (record) => record.body.length,
+      random: () => this.config.clock.random(),
     });
   }
 

@@ -316,10 +316,35 @@ describe('fault injection', () => {
     rig.end(50);
     const error = await rig.capture(rig.processor.forceFlush());
     expect(error).toMatchObject({ undelivered: 50 });
-    // The whole batch, its halves, its quarters: every part refused alike, so probing stops.
-    expect(rig.server.requests).toHaveLength(1 + 2 + 4);
+    // The whole batch, its halves, its quarters: every part refused alike, and one item of each
+    // refused alone too, so probing stops.
+    expect(rig.server.requests).toHaveLength(1 + 2 + 4 + 4);
     expect(rig.processor.getStats()).toMatchObject({ exported: 0, dropped: { rejected: 50 } });
     expect(rig.processor.getStats().lastError!.message).toContain('every part of the batch was refused alike');
+    rig.check();
+  });
+
+  it('four bad spans that SGP refuses with the same message (each at the same place in its quarter): only they are dropped', async () => {
+    rig = await makeRig();
+    rig.server.rejectItems((item) => item.name.startsWith('bad'), 422, 'bad span');
+    // The quarters a batch of 50 is split into start at 0, 13, 25 and 38: a bad span 5 items into each.
+    const bad = new Set([5, 18, 30, 43]);
+    for (let i = 0; i < 50; i += 1) rig.end(1, bad.has(i) ? 'bad' : 'good');
+    await rig.capture(rig.processor.forceFlush());
+    expect(rig.processor.getStats()).toMatchObject({ exported: 46, dropped: { rejected: 4 } });
+    expect(rig.server.requests.length - 1).toBeLessThanOrEqual(splitBudget(50));
+    rig.check();
+  });
+
+  it('four huge spans in a batch refused as too large (413): each is sent alone and cut, every batch-mate delivered', async () => {
+    rig = await makeRig({ maxFieldBytes: 1024 * 1024 }, { maxBodyBytes: 64 * 1024 });
+    const huge = new Set([3, 17, 29, 44]);
+    for (let i = 0; i < 50; i += 1) rig.end(1, huge.has(i) ? 'huge' : 'small', huge.has(i) ? { 'sgp.input': 'x'.repeat(200 * 1024) } : {});
+    await rig.capture(rig.processor.forceFlush());
+    expect(rig.processor.getStats()).toMatchObject({ exported: 50, dropped: { total: 0 } });
+    const cut = rig.server.items.filter((item) => item.name.startsWith('huge'));
+    expect(cut.map((item) => (item.metadata.sgp_otel as { truncated_after: string }).truncated_after)).toEqual(['HTTP 413', 'HTTP 413', 'HTTP 413', 'HTTP 413']);
+    expect(rig.server.requests.length - 1).toBeLessThanOrEqual(splitBudget(50) + 4);
     rig.check();
   });
 
