@@ -2,7 +2,8 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveExporterConfig, resolveProcessorConfig } from '../src/config.js';
-import { SGPSpanExporter, splitBudget } from '../src/delivery/exporter.js';
+import { SGPSpanExporter } from '../src/delivery/exporter.js';
+import { splitBudget } from '../src/delivery/isolate.js';
 import { SGPConfigError } from '../src/errors.js';
 import { prepareItem } from '../src/mapping/prepare.js';
 import { toSGPSpanItem } from '../src/mapping/span-to-item.js';

@@ -11,8 +11,8 @@ import { BodyPool } from './body-pool.js';
 import { classifyFailure } from './classify.js';
 import { EncodeTurns } from './encode-turns.js';
 import type { EncodedRecord, ExportRecord, RequestChunk } from './encode.js';
-import { encodeRequests, itemOf, requestBody, shrunkBody } from './encode.js';
-import { isolateRefused } from './isolate.js';
+import { encodeRequests, requestBody } from './encode.js';
+import { isolateRefused, lastChance, splitBudget } from './isolate.js';
 import { RetryingTransport } from './retrying-transport.js';
 import { SGPTransport } from './transport.js';
 
@@ -45,14 +45,6 @@ const OUTCOME_OF: Record<FinalAction, RecordOutcome> = {
   fail: 'exportFailed',
   abandon: 'shutdown',
 };
-
-/**
- * Requests that isolating bad items may cost per export call, beyond the first: enough to find a
- * handful of culprits by halving, never the 2n - 1 of a server that refuses everything.
- */
-export function splitBudget(items: number): number {
-  return 5 * Math.ceil(Math.log2(Math.max(2, items))) + 8;
-}
 
 /** Marks our own exporter across module copies (an app may load both the ESM and the CJS build). */
 export const SGP_EXPORTER_BRAND = Symbol.for('sgp-otel.SGPSpanExporter');
@@ -251,13 +243,12 @@ export class SGPSpanExporter implements SpanExporter {
     return undefined;
   }
 
-  /** A single item SGP refused: a 413 is sent once more with its strings cut short; anything else is rejected. */
+  /** A single item SGP refused: its last chance (isolate.ts), else rejected. */
   private async settleSingle(record: EncodedRecord, error: SGPExportError, deadline: number, report: ExportReport): Promise<void> {
-    const item = itemOf(record.body);
-    const smaller = error.status === 413 && !record.shrunk ? shrunkBody(item) : undefined;
-    const final = smaller ? await this.sendOnce([{ index: record.index, body: smaller, bytes: () => smaller, shrunk: true }], deadline, report) : error;
-    if (final === undefined) return;
-    this.settle([record], 'reject', final.withMessage(`SGP rejected span "${item.name}" (${item.id}): ${final.message}`), report);
+    const final = await lastChance(record.body, record.shrunk, error, (smaller) =>
+      this.sendOnce([{ index: record.index, body: smaller, bytes: () => smaller, shrunk: true }], deadline, report),
+    );
+    if (final !== undefined) this.settle([record], 'reject', final, report);
   }
 
   private settle(records: EncodedRecord[], action: FinalAction, error: SGPExportError, report: ExportReport): void {

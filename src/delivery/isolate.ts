@@ -5,6 +5,15 @@
  * than whole halves untried. The exporter and the spool's replay both use it.
  */
 import type { SGPExportError } from '../errors.js';
+import { itemOf, shrunkBody } from './encode.js';
+
+/**
+ * Requests that isolating bad items may cost per export call, beyond the first: enough to find a
+ * handful of culprits by halving, never the 2n - 1 of a server that refuses everything.
+ */
+export function splitBudget(items: number): number {
+  return 5 * Math.ceil(Math.log2(Math.max(2, items))) + 8;
+}
 
 export interface IsolationSteps<R> {
   /**
@@ -104,6 +113,29 @@ async function someTakenAlone<R>(parts: { records: R[]; error: SGPExportError }[
   if (taken) for (const { record, error } of refusedAlone) await steps.single(record, error);
   else for (const { record, error } of refusedAlone) steps.giveUp([record], withNote(error, 'every part of the batch was refused alike'));
   return taken;
+}
+
+/**
+ * A single item SGP refused, given its last chance: after a 413 (and not already cut short) it is
+ * read back from `body` and sent once more, through `resend`, with its strings cut short. Returns
+ * undefined once SGP took it, else the error to drop it with, naming its span.
+ */
+export async function lastChance(
+  body: Buffer,
+  shrunk: boolean,
+  error: SGPExportError,
+  resend: (smaller: Buffer) => Promise<SGPExportError | undefined>,
+): Promise<SGPExportError | undefined> {
+  let item: ReturnType<typeof itemOf> | undefined;
+  try {
+    item = itemOf(body);
+  } catch {
+    // Bytes that are not an item (a damaged spool record): dropped with SGP's own words.
+  }
+  const smaller = error.status === 413 && !shrunk && item ? shrunkBody(item) : undefined;
+  const final = smaller ? await resend(smaller) : error;
+  if (final === undefined || item === undefined) return final;
+  return final.withMessage(`SGP rejected span "${item.name}" (${item.id}): ${final.message}`);
 }
 
 function withNote(error: SGPExportError, note: string): SGPExportError {

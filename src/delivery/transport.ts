@@ -212,13 +212,19 @@ export function redact(text: string, secrets: readonly string[]): string {
   return pattern === undefined ? text : text.replace(pattern, '[redacted]');
 }
 
+/** Patterns made, by the secrets they match: a transport's secrets are one array for its lifetime. */
+const secretPatterns = new WeakMap<readonly string[], RegExp | undefined>();
+
 /** One pattern for all of `secrets`, longest first, so a secret that contains another is replaced whole. */
 function secretPattern(secrets: readonly string[]): RegExp | undefined {
+  if (secretPatterns.has(secrets)) return secretPatterns.get(secrets);
   const alternatives = [...new Set(secrets)]
     .filter((secret) => secret !== '')
     .sort((a, b) => b.length - a.length)
     .map((secret) => Array.from(secret, characterPattern).join(''));
-  return alternatives.length === 0 ? undefined : new RegExp(alternatives.join('|'), 'gi');
+  const pattern = alternatives.length === 0 ? undefined : new RegExp(alternatives.join('|'), 'gi');
+  secretPatterns.set(secrets, pattern);
+  return pattern;
 }
 
 /** The longest text one character of a secret can be re-encoded as (four UTF-8 bytes percent-encoded). */

@@ -4,15 +4,13 @@
  * (within the exporter's split budget); only those are dropped. A request SGP refuses for itself
  * (credentials, path) keeps the items: they stay spooled until it is fixed.
  *
- * It shares the exporter's transport, failure table, request chunking, split budget, way of
- * isolating the items at fault (isolate.ts) and 413 rule: a single item refused as too large is
- * sent once more with its strings cut short (read back from its bytes, as the exporter does).
+ * It shares the exporter's transport, failure table and request chunking, and isolate.ts: the split
+ * budget, the way of isolating the items at fault, and a single item's last chance after a 413.
  */
 import type { ExporterConfig } from '../config.js';
 import { classifyFailure } from '../delivery/classify.js';
-import { itemOf, requestBody, requestChunks, shrunkBody } from '../delivery/encode.js';
-import { splitBudget } from '../delivery/exporter.js';
-import { isolateRefused } from '../delivery/isolate.js';
+import { requestBody, requestChunks } from '../delivery/encode.js';
+import { isolateRefused, lastChance, splitBudget } from '../delivery/isolate.js';
 import { RetryingTransport } from '../delivery/retrying-transport.js';
 import { SGPTransport } from '../delivery/transport.js';
 import type { SGPExportError } from '../errors.js';
@@ -120,13 +118,12 @@ export class ReplaySender {
     return undefined;
   }
 
-  /** A single item SGP refused: a 413 is sent once more with its strings cut short; otherwise it is dropped, named. */
+  /** A single item SGP refused: its last chance (isolate.ts), else dropped. */
   private async settleSingle(record: SpooledRecord, error: SGPExportError, deadline: number, report: ReplayReport): Promise<void> {
-    const item = parsed(record.body);
-    const smaller = error.status === 413 && !record.shrunk && item ? shrunkBody(item) : undefined;
-    const final = smaller ? await this.sendOnce([{ index: record.index, body: smaller, shrunk: true }], deadline, report) : error;
-    if (final === undefined) return;
-    this.settle([record], item ? final.withMessage(`SGP rejected span "${item.name}" (${item.id}): ${final.message}`) : final, report);
+    const final = await lastChance(record.body, record.shrunk === true, error, (smaller) =>
+      this.sendOnce([{ index: record.index, body: smaller, shrunk: true }], deadline, report),
+    );
+    if (final !== undefined) this.settle([record], final, report);
   }
 
   /** Books `part` as delivered (no error) or by what `error` means for it. */
@@ -143,13 +140,5 @@ export class ReplaySender {
       report.outcomes[index] = outcome;
       report.errors[index] = error;
     }
-  }
-}
-
-function parsed(body: Buffer): ReturnType<typeof itemOf> | undefined {
-  try {
-    return itemOf(body);
-  } catch {
-    return undefined;
   }
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SGPFlushError } from '../../src/errors.js';
-import { splitBudget } from '../../src/delivery/exporter.js';
+import { splitBudget } from '../../src/delivery/isolate.js';
 import { ACCOUNT_ID, API_KEY, eventually } from '../helpers.js';
 import { makeRig } from './rig.js';
 import type { Rig } from './rig.js';
